@@ -1,0 +1,1 @@
+//! tradai-domain
