@@ -311,26 +311,32 @@ pub fn check_path(path: &Path, cfg: &CheckConfig) -> Result<Vec<Report>, MarketE
     if !path.is_dir() {
         return Ok(vec![check_file(path, cfg)?]);
     }
-    let entries = std::fs::read_dir(path).map_err(|e| MarketError::io(path, e))?;
+    // freqtrade keeps futures candles in a `futures/` subdirectory: look there too.
     let mut files = Vec::new();
-    for entry in entries {
-        let p = entry.map_err(|e| MarketError::io(path, e))?.path();
-        let name = p
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or_default();
-        if !p.is_file() || DataFormat::from_extension(ext).is_none() {
+    for dir in [path.to_path_buf(), path.join("futures")] {
+        if !dir.is_dir() {
             continue;
         }
-        if let Some(pair) = &cfg.pair {
-            match parse_freqtrade_file_name(&name) {
-                Some(info) if &info.pair == pair => {}
-                _ => continue,
+        let entries = std::fs::read_dir(&dir).map_err(|e| MarketError::io(&dir, e))?;
+        for entry in entries {
+            let p = entry.map_err(|e| MarketError::io(&dir, e))?.path();
+            let name = p
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let ext = p.extension().and_then(|e| e.to_str()).unwrap_or_default();
+            if !p.is_file() || DataFormat::from_extension(ext).is_none() {
+                continue;
             }
+            if let Some(pair) = &cfg.pair {
+                match parse_freqtrade_file_name(&name) {
+                    Some(info) if &info.pair == pair => {}
+                    _ => continue,
+                }
+            }
+            files.push(p);
         }
-        files.push(p);
     }
     files.sort();
     if files.is_empty() {
