@@ -1,1 +1,18 @@
-//! tradai-ports
+//! Ports: the boundaries between tradai's logic and the outside world.
+//!
+//! Architecture invariant: only traits and plain data live here. The state port is shaped like
+//! DynamoDB on purpose — every state change is one conditional write of one item, reads are a
+//! get by key or a query within one partition — so that the embedded SQLite adapter, a
+//! PostgreSQL adapter and a DynamoDB adapter can all implement it without joins or cross-table
+//! transactions.
+#![forbid(unsafe_code)]
+
+pub mod artifacts;
+pub mod clock;
+pub mod state;
+
+pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use state::{
+    AuditEntry, AuditQuery, Expect, Item, Key, Query, StateStore, StoreError, Table, Write,
+};
