@@ -135,34 +135,36 @@ impl SynthConfig {
 
     fn validate(&self) -> Result<(), MarketError> {
         let p = &self.params;
-        let bad = |m: &str| Err(MarketError::Config(m.to_string()));
-        if !(p.initial_price.is_finite() && p.initial_price > 0.0) {
-            return bad("initial_price must be > 0");
+        let pos = |x: f64| x.is_finite() && x > 0.0;
+        let checks = [
+            (pos(p.initial_price), "initial_price must be > 0"),
+            (pos(p.annual_vol), "annual_vol must be > 0"),
+            (
+                p.garch_alpha >= 0.0 && p.garch_beta >= 0.0 && p.garch_alpha + p.garch_beta < 1.0,
+                "GARCH needs alpha >= 0, beta >= 0 and alpha + beta < 1",
+            ),
+            (
+                pos(p.tail_dof - 2.0),
+                "tail_dof must be > 2 (finite variance)",
+            ),
+            (pos(p.mean_regime_days), "mean_regime_days must be > 0"),
+            (p.momentum.abs() < 1.0, "|momentum| must be < 1"),
+            (
+                p.regimes
+                    .iter()
+                    .all(|r| pos(r.vol_mult) && r.annual_drift.is_finite()),
+                "regime vol_mult must be > 0 and drift finite",
+            ),
+            (
+                self.shift
+                    .is_none_or(|s| pos(s.vol_mult) && s.drift_add.is_finite()),
+                "shift_vol must be > 0 and shift_drift finite",
+            ),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, msg)) => Err(MarketError::Config((*msg).to_string())),
+            None => Ok(()),
         }
-        if !(p.annual_vol.is_finite() && p.annual_vol > 0.0) {
-            return bad("annual_vol must be > 0");
-        }
-        if !(p.garch_alpha >= 0.0 && p.garch_beta >= 0.0 && p.garch_alpha + p.garch_beta < 1.0) {
-            return bad("GARCH needs alpha >= 0, beta >= 0 and alpha + beta < 1");
-        }
-        if !(p.tail_dof > 2.0) {
-            return bad("tail_dof must be > 2 (finite variance)");
-        }
-        if !(p.mean_regime_days > 0.0) || !p.momentum.is_finite() || p.momentum.abs() >= 1.0 {
-            return bad("mean_regime_days must be > 0 and |momentum| < 1");
-        }
-        if p.regimes
-            .iter()
-            .any(|r| !(r.vol_mult > 0.0) || !r.annual_drift.is_finite())
-        {
-            return bad("regime vol_mult must be > 0 and drift finite");
-        }
-        if let Some(s) = &self.shift {
-            if !(s.vol_mult.is_finite() && s.vol_mult > 0.0) || !s.drift_add.is_finite() {
-                return bad("shift_vol must be > 0 and shift_drift finite");
-            }
-        }
-        Ok(())
     }
 }
 
