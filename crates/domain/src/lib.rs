@@ -18,7 +18,7 @@ pub mod trading;
 pub use error::DomainError;
 pub use incident::{IncidentSeverity, IncidentStatus};
 pub use names::{Actor, Env, ModelName, StrategyId};
-pub use registry::ModelStage;
+pub use registry::{ModelStage, RollbackReason};
 pub use retraining::RetrainingStatus;
 pub use severity::{Severity, Thresholds};
 pub use strategy::StrategyConfig;

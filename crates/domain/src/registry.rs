@@ -89,3 +89,20 @@ mod tests {
         );
     }
 }
+
+/// Why a rollback happened (the model-rollback contract's `reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RollbackReason {
+    ManualRequest,
+    PerformanceDegradation,
+    TestFailure,
+    DriftSevere,
+}
+
+crate::wire_enum!(RollbackReason, "rollback reason", {
+    ManualRequest => "MANUAL_REQUEST",
+    PerformanceDegradation => "PERFORMANCE_DEGRADATION",
+    TestFailure => "TEST_FAILURE",
+    DriftSevere => "DRIFT_SEVERE",
+});
