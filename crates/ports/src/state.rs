@@ -221,13 +221,16 @@ impl fmt::Display for Expect {
     }
 }
 
-/// A new ULID as text: audit ids, incident ids, task ids sort by creation time.
+/// A new ULID as text: audit ids, timeline entries and task ids sort by creation time, and
+/// ids made in one process at the same millisecond keep their creation order: the 80 random
+/// bits are a per-process random prefix (40 bits) and a process-wide counter (40 bits).
 pub fn new_id(at: DateTime<Utc>) -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: OnceLock<u128> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let prefix = *PREFIX.get_or_init(|| ulid::Ulid::new().random() >> 40);
+    let n = u128::from(COUNTER.fetch_add(1, Ordering::Relaxed)) & ((1u128 << 40) - 1);
     let ms = u64::try_from(at.timestamp_millis()).unwrap_or(0);
-    ulid::Ulid::from_parts(ms, rand_bits()).to_string()
-}
-
-fn rand_bits() -> u128 {
-    // The random part only needs to be unique, not unpredictable: a ULID generated now.
-    ulid::Ulid::new().random()
+    ulid::Ulid::from_parts(ms, (prefix << 40) | n).to_string()
 }
