@@ -1,1 +1,25 @@
-//! tradai-ml
+//! tradai-ml: features, the built-in trainer, model artifacts and the backtester.
+//!
+//! What the CLI and runner call:
+//! - training: [`train::train`] with a [`train::TrainConfig`] → [`train::TrainOutcome`]
+//!   (model + reference data for drift profiles); then [`model::Model::save`] into a directory.
+//! - serving: [`model::Model::load`], [`model::Model::feature_engine`] (streaming features),
+//!   [`model::Model::predict`] and [`model::Model::signal`].
+//! - backtests: [`model::Model::predict_candles`] for signals, then [`backtest::backtest`].
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod backtest;
+pub mod error;
+pub mod features;
+pub mod model;
+pub mod train;
+
+pub use backtest::{
+    BacktestConfig, BacktestMetrics, BacktestResult, PairInput, Signal, StakeAmount, Trade,
+    backtest,
+};
+pub use error::MlError;
+pub use features::{FeatureEngine, FeatureMatrix, FeatureSet, compute_features};
+pub use model::{Manifest, Model, SignalRule};
+pub use train::{RegressionMetrics, TrainConfig, TrainOutcome, train};
