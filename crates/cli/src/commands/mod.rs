@@ -1,0 +1,80 @@
+//! The command tree. One module per command group; each is parse → call the library → print.
+
+mod audit;
+mod config;
+mod drift;
+mod incident;
+mod model;
+mod retrain;
+mod strategy;
+mod trading;
+
+use crate::app::Global;
+use clap::{Parser, Subcommand};
+
+/// Keeps ML trading models honest in production: measures drift with the Population Stability
+/// Index and runs the drift-response runbook (pause, reduce stake, retrain, promote, roll back,
+/// reset, resume, record the incident).
+#[derive(Debug, Parser)]
+#[command(
+    name = "tradai",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Strategy configuration: the model a strategy trades and its stake.
+    #[command(subcommand)]
+    Strategy(strategy::StrategyCmd),
+    /// Trading state: status, pause, resume, stop.
+    #[command(subcommand)]
+    Trading(trading::TradingCmd),
+    /// Model registry: versions, stages, the serving pointer, promotion and rollback.
+    #[command(subcommand)]
+    Model(model::ModelCmd),
+    /// Drift state of models: latest result, history, reset.
+    #[command(subcommand)]
+    Drift(drift::DriftCmd),
+    /// Retraining state.
+    #[command(subcommand)]
+    Retrain(retrain::RetrainCmd),
+    /// Incidents: open, note, resolve, and read their timeline.
+    #[command(subcommand)]
+    Incident(incident::IncidentCmd),
+    /// The audit log: every change, who made it, before and after, and why.
+    Audit(audit::AuditArgs),
+    /// Effective configuration and where each value comes from.
+    #[command(subcommand)]
+    Config(config::ConfigCmd),
+}
+
+/// Runs a parsed command; returns the exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<u8> {
+    let g = cli.global;
+    match cli.command {
+        Command::Strategy(c) => strategy::run(c, &g).await,
+        Command::Trading(c) => trading::run(c, &g).await,
+        Command::Model(c) => model::run(c, &g).await,
+        Command::Drift(c) => drift::run(c, &g).await,
+        Command::Retrain(c) => retrain::run(c, &g).await,
+        Command::Incident(c) => incident::run(c, &g).await,
+        Command::Audit(a) => audit::run(a, &g).await,
+        Command::Config(c) => config::run(c, &g),
+    }
+}
+
+/// Parses a CLI-given name into a validated domain name, as a usage error.
+pub(crate) fn name<T>(s: &str) -> anyhow::Result<T>
+where
+    T: std::str::FromStr<Err = tradai_domain::DomainError>,
+{
+    s.parse::<T>().map_err(|e| crate::app::usage(e.to_string()))
+}
