@@ -53,12 +53,12 @@ impl Transition for RetrainingStatus {
 
     fn allows(self, to: Self) -> bool {
         use RetrainingStatus::*;
-        match (self, to) {
-            (Idle | Completed | Failed | Cancelled, Queued) => true,
-            (Queued, Running | Failed | Cancelled) => true,
-            (Running, Completed | Failed | Cancelled) => true,
-            _ => false,
-        }
+        matches!(
+            (self, to),
+            (Idle | Completed | Failed | Cancelled, Queued)
+                | (Queued, Running | Failed | Cancelled)
+                | (Running, Completed | Failed | Cancelled)
+        )
     }
 }
 

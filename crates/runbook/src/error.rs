@@ -42,14 +42,14 @@ impl From<StoreError> for RunbookError {
 impl RunbookError {
     /// Whether the caller asked for something wrong (exit code 2) rather than something failing.
     pub fn is_usage(&self) -> bool {
-        match self {
+        matches!(
+            self,
             RunbookError::Invalid(_)
-            | RunbookError::NotFound { .. }
-            | RunbookError::Exists { .. }
-            | RunbookError::Refused(_) => true,
-            RunbookError::Artifact(ArtifactError::Source { .. }) => true,
-            _ => false,
-        }
+                | RunbookError::NotFound { .. }
+                | RunbookError::Exists { .. }
+                | RunbookError::Refused(_)
+                | RunbookError::Artifact(ArtifactError::Source { .. })
+        )
     }
 
     pub(crate) fn not_found(

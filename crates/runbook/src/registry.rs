@@ -403,8 +403,7 @@ impl Runbook {
             .into_iter()
             .filter(|v| v.stage == ModelStage::Archived)
             .collect();
-        archived
-            .sort_by(|a, b| (a.stage_changed_at, a.version).cmp(&(b.stage_changed_at, b.version)));
+        archived.sort_by_key(|v| (v.stage_changed_at, v.version));
         Ok(archived.pop())
     }
 
