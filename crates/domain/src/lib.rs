@@ -5,9 +5,11 @@
 //! replayed in a test.
 #![forbid(unsafe_code)]
 
+pub mod decide;
 pub mod error;
 pub mod incident;
 pub mod names;
+pub mod policy;
 pub mod registry;
 pub mod retraining;
 pub mod severity;

@@ -115,6 +115,8 @@ pub struct Config {
     pub retraining: RetrainingConfig,
     pub rollback: RollbackConfig,
     pub notify: NotifyConfig,
+    /// The response policy (`[policy]`): which runbook actions run automatically.
+    pub policy: tradai_domain::policy::PolicyConfig,
 }
 
 /// Where a value came from.
@@ -447,6 +449,27 @@ mod tests {
         assert_eq!(l.config.retraining.allowed_models, vec!["A", "B"]);
         assert_eq!(l.config.drift.bins, 5);
         assert_eq!(l.sources["drift.bins"], Source::Flag("drift.bins".into()));
+    }
+
+    #[test]
+    fn policy_modes_come_from_file_and_env() {
+        let file = "[policy]\nmoderate_reduce_stake = \"approve\"\n";
+        let l = Config::load(
+            Some(("t.toml", file)),
+            &env(&[("SIGNIFICANT_PAUSE", "off")]),
+            &[],
+        )
+        .unwrap();
+        use tradai_domain::policy::Mode;
+        assert_eq!(l.config.policy.moderate_reduce_stake, Mode::Approve);
+        assert_eq!(l.config.policy.significant_pause, Mode::Off);
+        let e = Config::load(
+            Some(("t.toml", "[policy]\nsignificant_pause = \"sometimes\"\n")),
+            &BTreeMap::new(),
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("sometimes"), "{e}");
     }
 
     #[test]
