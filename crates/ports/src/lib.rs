@@ -9,10 +9,12 @@
 
 pub mod artifacts;
 pub mod clock;
+pub mod experiments;
 pub mod state;
 
 pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use experiments::{ExperimentTracker, Run, RunFilter};
 pub use state::{
     AuditEntry, AuditQuery, Expect, Item, Key, Query, StateStore, StoreError, Table, Write,
 };

@@ -39,6 +39,10 @@ impl Table {
     pub const NOTIFICATIONS: Table = Table("notifications");
     /// Retraining workflow executions.
     pub const WORKFLOW_STATE: Table = Table("workflow-state");
+    /// Experiments by name (key experiment name).
+    pub const EXPERIMENTS: Table = Table("experiments");
+    /// Experiment runs (pk experiment name, sk start time#run id).
+    pub const EXPERIMENT_RUNS: Table = Table("experiment-runs");
 
     /// Physical table name for an environment.
     pub fn name(&self, env: &str) -> String {
@@ -146,6 +150,8 @@ pub struct Query {
     pub sk_prefix: Option<String>,
     /// Only sort keys `>= sk_from`.
     pub sk_from: Option<String>,
+    /// Only sort keys `< sk_before`.
+    pub sk_before: Option<String>,
     /// Newest (largest sort key) first.
     pub descending: bool,
     pub limit: Option<usize>,

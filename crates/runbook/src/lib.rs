@@ -11,6 +11,7 @@ pub mod audit;
 pub mod config;
 pub mod drift;
 pub mod error;
+pub mod experiments;
 pub mod incidents;
 pub mod records;
 pub mod registry;

@@ -289,14 +289,16 @@ impl StateStore for SqliteStore {
                  WHERE tbl = ?1 AND pk = ?2
                    AND (?3 IS NULL OR substr(sk, 1, length(?3)) = ?3)
                    AND (?4 IS NULL OR sk >= ?4)
+                   AND (?6 IS NULL OR sk < ?6)
                  ORDER BY sk {order} LIMIT ?5"
             );
             let limit = q.limit.map_or(-1, |l| l as i64);
             let mut stmt = conn.prepare_cached(&sql).map_err(|e| backend(path, e))?;
             let rows = stmt
-                .query_map(params![tbl, pk, q.sk_prefix, q.sk_from, limit], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
+                .query_map(
+                    params![tbl, pk, q.sk_prefix, q.sk_from, limit, q.sk_before],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
                 .map_err(|e| backend(path, e))?;
             let mut out = Vec::new();
             for row in rows {
