@@ -10,11 +10,13 @@
 pub mod artifacts;
 pub mod clock;
 pub mod experiments;
+pub mod notify;
 pub mod state;
 
 pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use experiments::{ExperimentTracker, Run, RunFilter};
+pub use notify::{Channel, DeliveryError, Notification, NotificationType};
 pub use state::{
     AuditEntry, AuditQuery, Expect, Item, Key, Query, StateStore, StoreError, Table, Write,
 };

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod artifacts;
+pub mod notify;
 pub mod sqlite;
 
 pub use artifacts::LocalArtifacts;
