@@ -12,6 +12,7 @@ pub mod clock;
 pub mod experiments;
 pub mod notify;
 pub mod state;
+pub mod tasks;
 
 pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -20,3 +21,4 @@ pub use notify::{Channel, DeliveryError, Notification, NotificationType};
 pub use state::{
     AuditEntry, AuditQuery, Expect, Item, Key, Query, StateStore, StoreError, Table, Write,
 };
+pub use tasks::{RETRAINING_STARTED_BY, TaskError, TaskExecutor, TaskInfo, TaskSpec, TaskStatus};

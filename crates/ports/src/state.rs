@@ -39,6 +39,8 @@ impl Table {
     pub const NOTIFICATIONS: Table = Table("notifications");
     /// Retraining workflow executions.
     pub const WORKFLOW_STATE: Table = Table("workflow-state");
+    /// Training tasks launched by an executor (key task id).
+    pub const TASKS: Table = Table("tasks");
     /// Experiments by name (key experiment name).
     pub const EXPERIMENTS: Table = Table("experiments");
     /// Experiment runs (pk experiment name, sk start time#run id).

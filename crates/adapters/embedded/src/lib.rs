@@ -11,6 +11,7 @@
 pub mod artifacts;
 pub mod notify;
 pub mod sqlite;
+pub mod tasks;
 
 pub use artifacts::LocalArtifacts;
 pub use sqlite::SqliteStore;
