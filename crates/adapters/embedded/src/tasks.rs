@@ -186,7 +186,7 @@ impl TaskExecutor for LocalExecutor {
                 out.push(self.refresh(t, rev).await?);
             }
         }
-        out.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        out.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         Ok(out)
     }
 
