@@ -151,3 +151,29 @@ pub fn simulate(cfg: &SimulationConfig) -> Vec<ScenarioResult> {
         .map(|(i, s)| run_scenario(*s, cfg.trials, cfg.seed.wrapping_add(i as u64 * 1_000_003), cfg.bins, &cfg.compare))
         .collect()
 }
+
+/// Markdown table of simulation results (percentages).
+pub fn render_table(results: &[ScenarioResult]) -> String {
+    let mut out = String::from(
+        "| N | M | shift (σ) | trials | noise PSI | tradai mean PSI | tradai significant | tradai moderate+ | tradai test rejects | naive mean PSI | naive significant | naive moderate+ |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let pct = |x: f64| format!("{:.1} %", 100.0 * x);
+    for r in results {
+        out.push_str(&format!(
+            "| {} | {} | {} | {} | {:.3} | {:.3} | {} | {} | {} | {:.3} | {} | {} |\n",
+            r.scenario.n_ref,
+            r.scenario.n_cur,
+            r.scenario.shift,
+            r.trials,
+            r.mean_noise_psi,
+            r.ours.mean_psi,
+            pct(r.ours.significant),
+            pct(r.ours.moderate_or_worse),
+            pct(r.ours.test_rejects),
+            r.naive.mean_psi,
+            pct(r.naive.significant),
+            pct(r.naive.moderate_or_worse),
+        ));
+    }
+    out
+}
