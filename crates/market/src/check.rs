@@ -305,21 +305,33 @@ pub fn check_file(path: &Path, cfg: &CheckConfig) -> Result<Report, MarketError>
     Ok(report)
 }
 
-/// Check a file, or every candle file in a directory (sorted by name). With `cfg.pair` set, a
-/// directory is narrowed to that pair's files; finding none is an error.
+/// Check a file, or every candle file in a directory (see [`candle_files`]). Stops at the first
+/// unreadable file; use [`candle_files`] + [`check_file`] to report each file separately.
 pub fn check_path(path: &Path, cfg: &CheckConfig) -> Result<Vec<Report>, MarketError> {
     if !path.is_dir() {
         return Ok(vec![check_file(path, cfg)?]);
     }
-    // freqtrade keeps futures candles in a `futures/` subdirectory: look there too.
+    candle_files(path, cfg.pair.as_ref())?
+        .iter()
+        .map(|f| check_file(f, cfg))
+        .collect()
+}
+
+/// Candle files in `dir` and its `futures/` subdirectory (where freqtrade keeps futures
+/// candles), sorted; with `pair`, only files whose freqtrade name is that pair's. Finding none is
+/// an error, so a wrong directory or pair is not mistaken for clean data.
+pub fn candle_files(
+    dir: &Path,
+    pair: Option<&Pair>,
+) -> Result<Vec<std::path::PathBuf>, MarketError> {
     let mut files = Vec::new();
-    for dir in [path.to_path_buf(), path.join("futures")] {
-        if !dir.is_dir() {
+    for d in [dir.to_path_buf(), dir.join("futures")] {
+        if !d.is_dir() {
             continue;
         }
-        let entries = std::fs::read_dir(&dir).map_err(|e| MarketError::io(&dir, e))?;
+        let entries = std::fs::read_dir(&d).map_err(|e| MarketError::io(&d, e))?;
         for entry in entries {
-            let p = entry.map_err(|e| MarketError::io(&dir, e))?.path();
+            let p = entry.map_err(|e| MarketError::io(&d, e))?.path();
             let name = p
                 .file_name()
                 .and_then(|n| n.to_str())
@@ -329,7 +341,7 @@ pub fn check_path(path: &Path, cfg: &CheckConfig) -> Result<Vec<Report>, MarketE
             if !p.is_file() || DataFormat::from_extension(ext).is_none() {
                 continue;
             }
-            if let Some(pair) = &cfg.pair {
+            if let Some(pair) = pair {
                 match parse_freqtrade_file_name(&name) {
                     Some(info) if &info.pair == pair => {}
                     _ => continue,
@@ -340,16 +352,13 @@ pub fn check_path(path: &Path, cfg: &CheckConfig) -> Result<Vec<Report>, MarketE
     }
     files.sort();
     if files.is_empty() {
-        let what = cfg
-            .pair
-            .as_ref()
-            .map_or(String::new(), |p| format!(" for pair {p}"));
+        let what = pair.map_or(String::new(), |p| format!(" for pair {p}"));
         return Err(MarketError::format(
-            path,
+            dir,
             format!("no candle files{what} in directory"),
         ));
     }
-    files.iter().map(|f| check_file(f, cfg)).collect()
+    Ok(files)
 }
 
 fn describe(c: &Candle) -> String {
