@@ -39,6 +39,16 @@ impl Table {
     pub const NOTIFICATIONS: Table = Table("notifications");
     /// Retraining workflow executions.
     pub const WORKFLOW_STATE: Table = Table("workflow-state");
+    /// Notifications waiting for (or done with) delivery (pk channel, sk time#id).
+    pub const NOTIFICATION_OUTBOX: Table = Table("notification-outbox");
+    /// Alarm states (key alarm name, e.g. `tradai-dev-drift-significant`).
+    pub const ALARMS: Table = Table("alarms");
+    /// Alarm state changes (pk alarm name, sk time#id).
+    pub const ALARM_HISTORY: Table = Table("alarm-history");
+    /// Consecutive stale heartbeat checks per strategy (key `strategy_id`).
+    pub const HEARTBEAT_CHECKS: Table = Table("heartbeat-checks");
+    /// Actions waiting for a person's approval (key approval id).
+    pub const APPROVALS: Table = Table("approvals");
     /// Training tasks launched by an executor (key task id).
     pub const TASKS: Table = Table("tasks");
     /// Experiments by name (key experiment name).

@@ -1,0 +1,28 @@
+//! What handlers work with: the runbook over the ports, and the outside channels.
+
+use std::sync::Arc;
+use tradai_ports::{Channel, ExperimentTracker, TaskExecutor};
+use tradai_runbook::Runbook;
+
+/// The handlers' dependencies.
+#[derive(Clone)]
+pub struct Ctx {
+    /// State, artifacts, clock and configuration.
+    pub rb: Runbook,
+    /// Where notifications go (log by default; webhook and Slack when configured).
+    pub channels: Vec<Arc<dyn Channel>>,
+    pub tracker: Arc<dyn ExperimentTracker>,
+    pub executor: Arc<dyn TaskExecutor>,
+}
+
+impl Ctx {
+    /// The environment (`dev`, `prod`, …).
+    pub fn env(&self) -> &str {
+        self.rb.env()
+    }
+
+    /// Alarm name `tradai-{env}-{suffix}` (contracts §1).
+    pub fn alarm_name(&self, suffix: &str) -> String {
+        format!("tradai-{}-{suffix}", self.env())
+    }
+}
