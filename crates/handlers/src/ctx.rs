@@ -1,7 +1,7 @@
 //! What handlers work with: the runbook over the ports, and the outside channels.
 
 use std::sync::Arc;
-use tradai_ports::{Channel, ExperimentTracker, TaskExecutor};
+use tradai_ports::{Channel, Evaluator, ExperimentTracker, TaskExecutor};
 use tradai_runbook::Runbook;
 
 /// The handlers' dependencies.
@@ -13,6 +13,11 @@ pub struct Ctx {
     pub channels: Vec<Arc<dyn Channel>>,
     pub tracker: Arc<dyn ExperimentTracker>,
     pub executor: Arc<dyn TaskExecutor>,
+    /// Backtests champion and challenger for compare-models.
+    pub evaluator: Arc<dyn Evaluator>,
+    /// The command line prefix that runs `tradai` against the same home and environment
+    /// (e.g. `[/usr/bin/tradai, --home, H, --env, dev]`): training tasks append `train MODEL`.
+    pub tradai_command: Vec<String>,
 }
 
 impl Ctx {

@@ -10,12 +10,17 @@
 
 pub mod alarms;
 pub mod check_retraining_needed;
+pub mod compare_models;
 pub mod ctx;
 pub mod error;
 pub mod heartbeat_check;
 pub mod model_rollback;
 pub mod notify;
+pub mod orphan_scanner;
+pub mod policy;
 pub mod promote_model;
+pub mod retraining_scheduler;
+pub mod workflow;
 
 pub use ctx::Ctx;
 pub use error::HandlerError;
@@ -35,6 +40,10 @@ pub const HANDLERS: &[&str] = &[
 pub async fn invoke(ctx: &Ctx, name: &str, payload: Value) -> Result<Value, HandlerError> {
     match name {
         "check-retraining-needed" => check_retraining_needed::handle(ctx, payload).await,
+        "compare-models" => compare_models::handle(ctx, payload).await,
+        "orphan-scanner" => orphan_scanner::handle(ctx, payload).await,
+        "retraining-scheduler" => retraining_scheduler::handle(ctx, payload).await,
+        "retraining-workflow" => workflow::handle(ctx, payload).await,
         "heartbeat-check" | "trading-heartbeat-check" => {
             heartbeat_check::handle(ctx, payload).await
         }

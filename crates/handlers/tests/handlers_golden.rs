@@ -113,6 +113,7 @@ async fn check_retraining_needed_golden() {
                 finished_at: None,
                 error: None,
                 version: None,
+                execution_id: None,
                 updated_at: now,
             })
         })

@@ -9,6 +9,7 @@
 
 pub mod artifacts;
 pub mod clock;
+pub mod evaluate;
 pub mod experiments;
 pub mod notify;
 pub mod state;
@@ -16,6 +17,7 @@ pub mod tasks;
 
 pub use artifacts::{ArtifactError, ArtifactInfo, ArtifactStore};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use evaluate::{Evaluation, Evaluator};
 pub use experiments::{ExperimentTracker, Run, RunFilter};
 pub use notify::{Channel, DeliveryError, Notification, NotificationType};
 pub use state::{

@@ -47,6 +47,8 @@ impl Table {
     pub const ALARM_HISTORY: Table = Table("alarm-history");
     /// Consecutive stale heartbeat checks per strategy (key `strategy_id`).
     pub const HEARTBEAT_CHECKS: Table = Table("heartbeat-checks");
+    /// Models watched closely after a promotion (key `model_name`).
+    pub const WATCHES: Table = Table("watches");
     /// Actions waiting for a person's approval (key approval id).
     pub const APPROVALS: Table = Table("approvals");
     /// Training tasks launched by an executor (key task id).
@@ -55,6 +57,8 @@ impl Table {
     pub const EXPERIMENTS: Table = Table("experiments");
     /// Experiment runs (pk experiment name, sk start time#run id).
     pub const EXPERIMENT_RUNS: Table = Table("experiment-runs");
+    /// Model configuration: pairs, timeframe, training windows, data (key `model_name`).
+    pub const MODEL_CONFIG: Table = Table("model-config");
 
     /// Physical table name for an environment.
     pub fn name(&self, env: &str) -> String {

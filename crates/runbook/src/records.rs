@@ -123,6 +123,9 @@ pub struct RetrainingState {
     /// The version the last successful run registered.
     #[serde(default)]
     pub version: Option<u64>,
+    /// The retraining workflow execution that owns the current run (its trace id).
+    #[serde(default)]
+    pub execution_id: Option<String>,
     pub updated_at: DateTime<Utc>,
 }
 
@@ -179,4 +182,23 @@ pub struct IncidentStory {
     #[serde(flatten)]
     pub incident: Incident,
     pub timeline: Vec<TimelineEntry>,
+}
+
+impl RetrainingState {
+    /// The state of a model that was never retrained.
+    pub fn idle(model_name: ModelName, now: DateTime<Utc>) -> Self {
+        RetrainingState {
+            model_name,
+            status: RetrainingStatus::Idle,
+            last_retrained: None,
+            trigger: None,
+            task_id: None,
+            started_at: None,
+            finished_at: None,
+            error: None,
+            version: None,
+            execution_id: None,
+            updated_at: now,
+        }
+    }
 }

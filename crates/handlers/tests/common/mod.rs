@@ -4,11 +4,14 @@
 
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use tradai_embedded::tasks::LocalExecutor;
 use tradai_embedded::{LocalArtifacts, SqliteStore};
 use tradai_handlers::Ctx;
-use tradai_ports::{Channel, Clock, DeliveryError, ManualClock, Notification};
+use tradai_ports::{
+    Channel, Clock, DeliveryError, Evaluation, Evaluator, ManualClock, Notification, TaskError,
+    TaskExecutor, TaskInfo, TaskSpec, TaskStatus,
+};
 use tradai_runbook::experiments::StoreTracker;
 use tradai_runbook::{Config, Runbook};
 
@@ -37,12 +40,127 @@ impl Channel for Recorder {
     }
 }
 
+/// An executor double: tasks live in memory and end when the test says so.
+pub struct FakeExecutor {
+    pub clock: Arc<ManualClock>,
+    pub tasks: Mutex<Vec<TaskInfo>>,
+}
+
+impl FakeExecutor {
+    pub fn finish(&self, id: &str, status: TaskStatus) {
+        let mut tasks = self.tasks.lock().unwrap();
+        let t = tasks.iter_mut().find(|t| t.task_id == id).unwrap();
+        t.status = status;
+        t.finished_at = Some(self.clock.now());
+    }
+    pub fn launched(&self) -> Vec<TaskInfo> {
+        self.tasks.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl TaskExecutor for FakeExecutor {
+    async fn launch(&self, spec: TaskSpec) -> Result<TaskInfo, TaskError> {
+        let mut tasks = self.tasks.lock().unwrap();
+        let t = TaskInfo {
+            task_id: format!("task-{}", tasks.len() + 1),
+            spec,
+            status: TaskStatus::Running,
+            created_at: self.clock.now(),
+            started_at: Some(self.clock.now()),
+            finished_at: None,
+            pid: None,
+            exit_code: None,
+            log: String::new(),
+            error: None,
+        };
+        tasks.push(t.clone());
+        Ok(t)
+    }
+    async fn describe(&self, id: &str) -> Result<TaskInfo, TaskError> {
+        self.tasks
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|t| t.task_id == id)
+            .cloned()
+            .ok_or_else(|| TaskError::NotFound(id.into()))
+    }
+    async fn list(&self, started_by: Option<&str>) -> Result<Vec<TaskInfo>, TaskError> {
+        Ok(self
+            .tasks
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| started_by.is_none_or(|s| t.spec.started_by == s))
+            .cloned()
+            .collect())
+    }
+    async fn stop(&self, id: &str, reason: &str) -> Result<TaskInfo, TaskError> {
+        let mut tasks = self.tasks.lock().unwrap();
+        let t = tasks
+            .iter_mut()
+            .find(|t| t.task_id == id)
+            .ok_or_else(|| TaskError::NotFound(id.into()))?;
+        t.status = TaskStatus::Cancelled;
+        t.error = Some(reason.into());
+        Ok(t.clone())
+    }
+}
+
+/// An evaluator double returning fixed metrics per version.
+#[derive(Default)]
+pub struct FakeEvaluator {
+    pub metrics: Mutex<BTreeMap<u64, BTreeMap<String, f64>>>,
+}
+
+impl FakeEvaluator {
+    pub fn set(&self, version: u64, profit: f64, sharpe: f64, dd: f64, win: f64) {
+        let m = [
+            ("profit_total", profit),
+            ("sharpe_ratio", sharpe),
+            ("max_drawdown", dd),
+            ("win_rate", win),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        self.metrics.lock().unwrap().insert(version, m);
+    }
+}
+
+#[async_trait]
+impl Evaluator for FakeEvaluator {
+    async fn evaluate(
+        &self,
+        _model: &str,
+        champion: u64,
+        challenger: u64,
+    ) -> Result<Evaluation, String> {
+        let m = self.metrics.lock().unwrap();
+        let get = |v: u64| {
+            m.get(&v)
+                .cloned()
+                .ok_or_else(|| format!("no backtest for version {v}"))
+        };
+        let t = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
+        Ok(Evaluation {
+            window_start: t,
+            window_end: t + chrono::Duration::days(7),
+            champion: get(champion)?,
+            challenger: get(challenger)?,
+        })
+    }
+}
+
 pub struct TestEnv {
     pub tmp: tempfile::TempDir,
     pub ctx: Ctx,
     pub clock: Arc<ManualClock>,
     pub log: Arc<Recorder>,
     pub slack: Arc<Recorder>,
+    pub fake_exec: Arc<FakeExecutor>,
+    pub evaluator: Arc<FakeEvaluator>,
 }
 
 pub fn env_with(config: Config) -> TestEnv {
@@ -61,17 +179,22 @@ pub fn env_with(config: Config) -> TestEnv {
         name: "slack".into(),
         ..Default::default()
     });
-    let executor = Arc::new(LocalExecutor::new(
-        store.clone(),
-        clock.clone() as Arc<dyn Clock>,
-        vec!["tradai".into()],
-        tmp.path().join("logs"),
-    ));
+    let fake_exec = Arc::new(FakeExecutor {
+        clock: clock.clone(),
+        tasks: Mutex::new(vec![]),
+    });
+    let evaluator = Arc::new(FakeEvaluator::default());
     let ctx = Ctx {
         rb,
         channels: vec![log.clone(), slack.clone()],
         tracker: Arc::new(StoreTracker::new(store)),
-        executor,
+        executor: fake_exec.clone(),
+        evaluator: evaluator.clone(),
+        tradai_command: vec![
+            "tradai".into(),
+            "--home".into(),
+            tmp.path().display().to_string(),
+        ],
     };
     TestEnv {
         tmp,
@@ -79,6 +202,8 @@ pub fn env_with(config: Config) -> TestEnv {
         clock,
         log,
         slack,
+        fake_exec,
+        evaluator,
     }
 }
 
