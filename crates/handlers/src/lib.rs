@@ -12,6 +12,7 @@ pub mod alarms;
 pub mod check_retraining_needed;
 pub mod compare_models;
 pub mod ctx;
+pub mod drift_monitor;
 pub mod error;
 pub mod heartbeat_check;
 pub mod model_rollback;
@@ -41,6 +42,7 @@ pub async fn invoke(ctx: &Ctx, name: &str, payload: Value) -> Result<Value, Hand
     match name {
         "check-retraining-needed" => check_retraining_needed::handle(ctx, payload).await,
         "compare-models" => compare_models::handle(ctx, payload).await,
+        "drift-monitor" => drift_monitor::handle(ctx, payload).await,
         "orphan-scanner" => orphan_scanner::handle(ctx, payload).await,
         "retraining-scheduler" => retraining_scheduler::handle(ctx, payload).await,
         "retraining-workflow" => workflow::handle(ctx, payload).await,

@@ -25,6 +25,8 @@ pub struct DriftConfig {
     pub aggregate: String,
     pub bins: u32,
     pub experiment_prefix: String,
+    /// Drift alarms leave ALARM only below `threshold × (1 − alarm_hysteresis)`.
+    pub alarm_hysteresis: f64,
 }
 
 impl Default for DriftConfig {
@@ -39,6 +41,7 @@ impl Default for DriftConfig {
             aggregate: "mean".into(),
             bins: 10,
             experiment_prefix: "backtest-".into(),
+            alarm_hysteresis: 0.2,
         }
     }
 }
@@ -277,6 +280,13 @@ impl Config {
                 "AGGREGATE",
                 &self.drift.aggregate,
                 "expected mean or max",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.drift.alarm_hysteresis) {
+            return Err(DomainError::invalid(
+                "ALARM_HYSTERESIS",
+                self.drift.alarm_hysteresis,
+                "must be in [0, 1)",
             ));
         }
         if self.drift.bins < 2 {
