@@ -10,6 +10,8 @@ use rand_chacha::ChaCha8Rng;
 /// Pre-processed edges for fast lookup.
 #[derive(Debug, Clone)]
 pub struct EdgeIndex {
+    /// Edges padded with +inf to 16 entries (fast path, up to 16 bins).
+    small: Option<[f64; 16]>,
     padded: Vec<f64>,
     half: usize,
     last: usize,
@@ -23,7 +25,13 @@ impl EdgeIndex {
         let mut padded = Vec::with_capacity(p);
         padded.extend_from_slice(edges);
         padded.resize(p, f64::INFINITY);
+        let small = (bins <= 16).then(|| {
+            let mut a = [f64::INFINITY; 16];
+            a[..edges.len()].copy_from_slice(edges);
+            a
+        });
         Self {
+            small,
             padded,
             half: p / 2,
             last: bins - 1,
@@ -38,13 +46,20 @@ impl EdgeIndex {
     /// Bin of a non-NaN value: the number of edges `<= x` (±inf land in the edge bins).
     #[inline(always)]
     pub fn bin(&self, x: f64) -> usize {
+        match &self.small {
+            Some(e) => bin16(e, x).min(self.last),
+            None => self.bin_general(x),
+        }
+    }
+
+    #[inline(always)]
+    fn bin_general(&self, x: f64) -> usize {
         let mut i = 0usize;
         let mut step = self.half;
         while step > 0 {
             let cand = i + step;
-            // padded[cand - 1] is always in bounds: cand <= p - 1 + ... <= p.
             let e = self.padded.get(cand - 1).copied().unwrap_or(f64::INFINITY);
-            i = if x >= e { cand } else { i };
+            i += usize::from(x >= e) * step;
             step >>= 1;
         }
         i.min(self.last)
@@ -53,37 +68,54 @@ impl EdgeIndex {
     /// Count values into `counts` (len = bins + 1; the last slot counts NaN).
     pub fn count_into(&self, values: &[f64], counts: &mut [u64]) {
         let missing = self.bins();
-        debug_assert!(counts.len() > missing);
-        // Four interleaved lanes break the store-to-load dependency when consecutive values
-        // fall in the same bin.
-        let width = missing + 1;
-        let mut lanes = vec![0u32; width * 4];
-        let mut chunks = values.chunks_exact(4);
-        let mut pending = 0u32;
-        for c in &mut chunks {
-            for (lane, &x) in c.iter().enumerate() {
-                let b = if x.is_nan() { missing } else { self.bin(x) };
-                lanes[lane * width + b] += 1;
+        match &self.small {
+            Some(e) => count16(e, self.last, values, counts),
+            None => {
+                for &x in values {
+                    let b = if x.is_nan() { missing } else { self.bin_general(x) };
+                    counts[b] += 1;
+                }
             }
-            pending += 1;
-            if pending == u32::MAX / 8 {
-                flush(&mut lanes, counts, width);
-                pending = 0;
-            }
-        }
-        flush(&mut lanes, counts, width);
-        for &x in chunks.remainder() {
-            let b = if x.is_nan() { missing } else { self.bin(x) };
-            counts[b] += 1;
         }
     }
 }
 
-fn flush(lanes: &mut [u32], counts: &mut [u64], width: usize) {
-    for lane in lanes.chunks_mut(width) {
-        for (c, l) in counts.iter_mut().zip(lane.iter_mut()) {
-            *c += u64::from(*l);
-            *l = 0;
+/// Branchless search over 15 usable edges: four compare-and-add steps, no data-dependent
+/// branches, indices masked so no bounds checks remain.
+#[inline(always)]
+fn bin16(e: &[f64; 16], x: f64) -> usize {
+    let mut i = 0usize;
+    i += usize::from(x >= e[7]) << 3;
+    i += usize::from(x >= e[(i + 3) & 15]) << 2;
+    i += usize::from(x >= e[(i + 1) & 15]) << 1;
+    i += usize::from(x >= e[i & 15]);
+    i
+}
+
+fn count16(e: &[f64; 16], last: usize, values: &[f64], counts: &mut [u64]) {
+    let missing = last + 1;
+    // Four interleaved histograms break the store-to-load dependency when consecutive values
+    // fall in the same bin; u32 lanes are flushed before they can overflow.
+    let mut lanes = [[0u32; 32]; 4];
+    for block in values.chunks(1 << 30) {
+        let mut chunks = block.chunks_exact(4);
+        for c in &mut chunks {
+            for (lane, &x) in lanes.iter_mut().zip(c) {
+                let b = bin16(e, x).min(last);
+                let b = if x.is_nan() { missing } else { b };
+                lane[b & 31] += 1;
+            }
+        }
+        for &x in chunks.remainder() {
+            let b = bin16(e, x).min(last);
+            let b = if x.is_nan() { missing } else { b };
+            lanes[0][b & 31] += 1;
+        }
+        for lane in &mut lanes {
+            for (c, l) in counts.iter_mut().zip(lane.iter_mut()) {
+                *c += u64::from(*l);
+                *l = 0;
+            }
         }
     }
 }
@@ -350,6 +382,39 @@ mod tests {
         let mut counts = vec![0; 5];
         idx.count_into(&[f64::NAN, -2.0, 0.1, 3.0, 3.0, f64::INFINITY, -1.0], &mut counts);
         assert_eq!(counts, vec![1, 1, 1, 3, 1]);
+    }
+
+    #[test]
+    fn fast_path_matches_general_search() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for k in 0..40 {
+            let mut edges: Vec<f64> = (0..(k % 20)).map(|_| rng.random_range(-5.0..5.0)).collect();
+            edges.sort_by(f64::total_cmp);
+            edges.dedup();
+            let idx = EdgeIndex::new(&edges);
+            let values: Vec<f64> = (0..1000)
+                .map(|i| match i % 50 {
+                    0 => f64::NAN,
+                    1 => f64::INFINITY,
+                    2 => f64::NEG_INFINITY,
+                    3 => edges.first().copied().unwrap_or(0.0),
+                    _ => rng.random_range(-6.0..6.0),
+                })
+                .collect();
+            let mut fast = vec![0u64; idx.bins() + 1];
+            idx.count_into(&values, &mut fast);
+            let mut slow = vec![0u64; idx.bins() + 1];
+            for &x in &values {
+                let b = if x.is_nan() {
+                    idx.bins()
+                } else {
+                    edges.iter().filter(|&&e| e <= x).count()
+                };
+                slow[b] += 1;
+            }
+            assert_eq!(fast, slow, "edges {edges:?}");
+        }
     }
 
     #[test]
