@@ -12,6 +12,7 @@ pub mod names;
 pub mod policy;
 pub mod registry;
 pub mod retraining;
+pub mod schedule;
 pub mod severity;
 pub mod strategy;
 pub mod time;

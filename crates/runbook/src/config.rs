@@ -110,6 +110,39 @@ impl Default for NotifyConfig {
     }
 }
 
+/// Daemon schedules (EventBridge expressions: `rate(1 hour)`, `cron(0 12 * * ? *)`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchedulesConfig {
+    pub drift_monitor: String,
+    pub retraining_scheduler: String,
+    pub heartbeat_check: String,
+    pub orphan_scanner: String,
+}
+
+impl Default for SchedulesConfig {
+    fn default() -> Self {
+        SchedulesConfig {
+            drift_monitor: "rate(1 hour)".into(),
+            retraining_scheduler: "rate(1 day)".into(),
+            heartbeat_check: "rate(1 minute)".into(),
+            orphan_scanner: "rate(1 hour)".into(),
+        }
+    }
+}
+
+impl SchedulesConfig {
+    /// (handler name, expression) pairs.
+    pub fn entries(&self) -> [(&'static str, &str); 4] {
+        [
+            ("drift-monitor", &self.drift_monitor),
+            ("retraining-scheduler", &self.retraining_scheduler),
+            ("heartbeat-check", &self.heartbeat_check),
+            ("orphan-scanner", &self.orphan_scanner),
+        ]
+    }
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -120,6 +153,8 @@ pub struct Config {
     pub notify: NotifyConfig,
     /// The response policy (`[policy]`): which runbook actions run automatically.
     pub policy: tradai_domain::policy::PolicyConfig,
+    /// When the daemon runs each handler (`[schedules]`).
+    pub schedules: SchedulesConfig,
 }
 
 /// Where a value came from.
@@ -319,7 +354,10 @@ impl Config {
                 "must be in [0, 1]",
             ));
         }
-        Ok(())
+        for (_, expr) in self.schedules.entries() {
+            tradai_domain::schedule::Schedule::parse(expr)?;
+        }
+        self.policy.validate()
     }
 }
 
