@@ -119,6 +119,11 @@ impl Global {
         Config::load(file, &env, &flag_refs).map_err(|e| usage(e.to_string()))
     }
 
+    /// The runbook plus training, backtests and experiment runs on the same store.
+    pub fn training(&self) -> anyhow::Result<tradai_training::Training> {
+        Ok(tradai_training::Training::new(self.runbook()?))
+    }
+
     /// Opens the embedded store and artifacts and binds the runbook to them.
     pub fn runbook(&self) -> anyhow::Result<Runbook> {
         let env = Env::new(self.env.clone()).map_err(|e| usage(e.to_string()))?;
@@ -152,6 +157,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         }
         if cause.downcast_ref::<tradai_domain::DomainError>().is_some() {
             return 2;
+        }
+        if let Some(t) = cause.downcast_ref::<tradai_training::TrainingError>() {
+            return if t.is_usage() { 2 } else { 1 };
         }
     }
     1

@@ -2,12 +2,15 @@
 
 mod audit;
 mod config;
+mod data;
 mod drift;
 mod incident;
 mod model;
 mod retrain;
+mod runs;
 mod strategy;
 mod trading;
+mod train;
 
 use crate::app::Global;
 use clap::{Parser, Subcommand};
@@ -54,6 +57,25 @@ pub enum Command {
     /// Effective configuration and where each value comes from.
     #[command(subcommand)]
     Config(config::ConfigCmd),
+    /// Market data: a synthetic market for demos and tests, data-quality checks.
+    #[command(subcommand)]
+    Data(DataCmd),
+    /// Train a new version from the model's configuration; it lands in Staging.
+    Train(train::TrainArgs),
+    /// Backtest a version on a window, or on rolling windows logged as experiment runs.
+    Backtest(train::BacktestArgs),
+    /// Experiment runs (train-MODEL, backtest-MODEL).
+    #[command(subcommand)]
+    Runs(runs::RunsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DataCmd {
+    /// Write a seedable synthetic market (regime-switching GARCH) in freqtrade's layout.
+    Synth(data::SynthArgs),
+    /// Data-quality checks: gaps, duplicates, order, OHLC consistency, NaN, staleness, source.
+    /// Exit 1 when a check fails.
+    Check(data::CheckArgs),
 }
 
 /// Runs a parsed command; returns the exit code.
@@ -68,6 +90,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Incident(c) => incident::run(c, &g).await,
         Command::Audit(a) => audit::run(a, &g).await,
         Command::Config(c) => config::run(c, &g),
+        Command::Data(DataCmd::Synth(a)) => data::run_synth(&a, g.json).map(|()| 0),
+        Command::Data(DataCmd::Check(a)) => data::run_check(&a, g.json, chrono::Utc::now()),
+        Command::Train(a) => train::run_train(a, &g).await,
+        Command::Backtest(a) => train::run_backtest(a, &g).await,
+        Command::Runs(c) => runs::run(c, &g).await,
     }
 }
 

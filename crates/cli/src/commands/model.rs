@@ -6,9 +6,10 @@ use crate::output::{emit, fields, opt, table, ts};
 use clap::{Args, Subcommand};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use tradai_domain::{ModelName, RollbackReason};
+use tradai_domain::{ModelName, RollbackReason, StrategyId};
 use tradai_runbook::ModelVersion;
 use tradai_runbook::registry::NewVersion;
+use tradai_training::{ModelConfigPatch, ModelConfigRecord};
 
 #[derive(Debug, Subcommand)]
 pub enum ModelCmd {
@@ -23,6 +24,61 @@ pub enum ModelCmd {
     Promote(PromoteArgs),
     /// Roll the serving pointer back to the previous (or a given) version, version and path together.
     Rollback(RollbackArgs),
+    /// Backtest two versions on the same window and apply the comparison rules.
+    Compare(CompareArgs),
+    /// Show (no flags) or change the model's configuration: pairs, timeframe, windows, data.
+    Config(ConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    pub model: String,
+    /// Champion: a version number, Production or Staging.
+    #[arg(long, default_value = "Production")]
+    pub champion: String,
+    /// Challenger: a version number, Production or Staging.
+    #[arg(long, default_value = "Staging")]
+    pub challenger: String,
+    /// Window start [default: the last validation_days of the data].
+    #[arg(long, value_name = "DATE", requires = "to")]
+    pub from: Option<String>,
+    /// Window end, exclusive.
+    #[arg(long, value_name = "DATE", requires = "from")]
+    pub to: Option<String>,
+    /// A candle file or directory instead of the configuration's data_dir.
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    pub model: String,
+    /// Pairs, comma-separated (BTC/USDT:USDT,ETH/USDT:USDT); the first is trained on.
+    #[arg(long, value_delimiter = ',', value_name = "PAIRS")]
+    pub pairs: Option<Vec<String>>,
+    /// Candle timeframe (1h).
+    #[arg(long)]
+    pub timeframe: Option<String>,
+    /// Days of candles to train on.
+    #[arg(long, value_name = "N")]
+    pub train_period_days: Option<u32>,
+    /// Days after the training window to validate on (and the default backtest window).
+    #[arg(long, value_name = "N")]
+    pub validation_days: Option<u32>,
+    /// Directory of candle files (freqtrade layout); stored as an absolute path.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Seed recorded with trained versions.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Strategy whose stake and max_open_trades backtests use ("" clears it).
+    #[arg(long)]
+    pub strategy: Option<String>,
+    /// Learner (only "ridge" is built in).
+    #[arg(long)]
+    pub freqai_model: Option<String>,
+    #[arg(long)]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -115,9 +171,154 @@ fn versions_table(vs: &[ModelVersion]) -> String {
     )
 }
 
+fn config_text(c: &ModelConfigRecord) -> String {
+    let k = &c.config;
+    fields(&[
+        ("model", k.model_name.to_string()),
+        ("freqai_model", k.freqai_model.clone()),
+        ("pairs", k.pairs.join(", ")),
+        ("timeframe", k.timeframe.clone()),
+        ("train_period_days", k.train_period_days.to_string()),
+        ("validation_days", k.validation_days.to_string()),
+        ("data_dir", opt(&k.data_dir)),
+        ("seed", k.seed.to_string()),
+        ("strategy", opt(&k.strategy)),
+        (
+            "config_version",
+            format!(
+                "{} ({} by {})",
+                c.config_version,
+                ts(&c.updated_at),
+                c.updated_by
+            ),
+        ),
+    ])
+}
+
+async fn run_config(a: ConfigArgs, g: &Global) -> anyhow::Result<u8> {
+    let model: ModelName = name(&a.model)?;
+    let t = g.training()?;
+    let data_dir = match &a.data_dir {
+        Some(d) => Some(Some(
+            std::path::absolute(d)
+                .map_err(|e| usage(format!("--data-dir {}: {e}", d.display())))?
+                .display()
+                .to_string(),
+        )),
+        None => None,
+    };
+    let strategy = match a.strategy.as_deref().map(str::trim) {
+        Some("") => Some(None),
+        Some(s) => Some(Some(name::<StrategyId>(s)?)),
+        None => None,
+    };
+    let patch = ModelConfigPatch {
+        freqai_model: a.freqai_model.clone(),
+        train_period_days: a.train_period_days,
+        validation_days: a.validation_days,
+        pairs: a.pairs.clone(),
+        timeframe: a.timeframe.clone(),
+        data_dir,
+        seed: a.seed,
+        strategy,
+    };
+    if patch.is_empty() {
+        let c = t.model_config(&model).await?;
+        emit(g.json, &c, || config_text(&c))?;
+        return Ok(0);
+    }
+    let ch = t
+        .set_model_config(&model, &patch, &g.actor(), a.reason.as_deref())
+        .await?;
+    emit(g.json, &ch, || {
+        let head = if ch.changed {
+            format!(
+                "configuration of {model} is now version {}\n",
+                ch.after.config_version
+            )
+        } else {
+            format!("configuration of {model} unchanged\n")
+        };
+        format!("{head}{}", config_text(&ch.after))
+    })?;
+    Ok(0)
+}
+
+async fn run_compare(a: CompareArgs, g: &Global) -> anyhow::Result<u8> {
+    let model: ModelName = name(&a.model)?;
+    let w = super::train::window(&a.from, &a.to)?;
+    let t = g.training()?;
+    let champion = t.resolve_version(&model, Some(&a.champion)).await?;
+    let challenger = t.resolve_version(&model, Some(&a.challenger)).await?;
+    let ev = t
+        .evaluate_pair(&model, champion, challenger, w, a.data.as_deref())
+        .await?;
+    emit(g.json, &ev, || {
+        let c = &ev.comparison;
+        let mut s = format!(
+            "{model}: champion v{} ({}) vs challenger v{} ({}) on {} .. {}\n",
+            ev.champion.version,
+            ev.champion.stage,
+            ev.challenger.version,
+            ev.challenger.stage,
+            ts(&ev.window.from),
+            ts(&ev.window.to)
+        );
+        let keys: Vec<&String> = ev.champion.metrics.keys().collect();
+        s.push_str(&table(
+            &["metric", "champion", "challenger"],
+            keys.iter()
+                .map(|k| {
+                    let f = |m: &BTreeMap<String, f64>| {
+                        m.get(*k).map_or("-".into(), |x| format!("{x:.4}"))
+                    };
+                    vec![
+                        (*k).clone(),
+                        f(&ev.champion.metrics),
+                        f(&ev.challenger.metrics),
+                    ]
+                })
+                .collect(),
+        ));
+        s.push('\n');
+        s.push_str(&table(
+            &["rule", "weight", "passed"],
+            c.rules
+                .iter()
+                .map(|r| {
+                    vec![
+                        format!("{} {}", r.metric, r.rule),
+                        r.weight.to_string(),
+                        r.passed.to_string(),
+                    ]
+                })
+                .collect(),
+        ));
+        s.push('\n');
+        s.push_str(&fields(&[
+            ("decision", c.decision.to_string()),
+            ("confidence", format!("{:.2}", c.confidence)),
+            (
+                "profit_improvement",
+                c.profit_improvement
+                    .map_or("-".into(), |p| format!("{p:.1}%")),
+            ),
+            ("recommendation", c.recommendation.clone()),
+        ]));
+        s
+    })?;
+    Ok(0)
+}
+
 pub async fn run(cmd: ModelCmd, g: &Global) -> anyhow::Result<u8> {
+    let cmd = match cmd {
+        ModelCmd::Compare(a) => return run_compare(a, g).await,
+        ModelCmd::Config(a) => return run_config(a, g).await,
+        other => other,
+    };
     let rb = g.runbook()?;
     match cmd {
+        ModelCmd::Compare(_) | ModelCmd::Config(_) => {}
         ModelCmd::Register(a) => {
             let model: ModelName = name(&a.model)?;
             let metrics = match &a.metrics {
