@@ -223,10 +223,17 @@ impl Training {
             .prefix("tradai-model-")
             .tempdir()
             .map_err(|e| TrainingError::io("temporary model directory", e))?;
-        self.runbook
+        let info = self
+            .runbook
             .artifacts
             .get_dir(&artifact_prefix(model.as_str(), version), dir.path())
             .await?;
+        if info.sha256 != v.sha256 {
+            return Err(TrainingError::Invalid(format!(
+                "{model} version {version}: the artifact at {} does not match its registered checksum (sha256 {} != {}); it was changed after registration",
+                info.url, info.sha256, v.sha256
+            )));
+        }
         let m = Model::load(dir.path())?;
         if m.manifest().timeframe != market.tf {
             return Err(TrainingError::Invalid(format!(

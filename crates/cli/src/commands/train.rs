@@ -5,6 +5,7 @@ use crate::app::{Global, usage};
 use crate::output::{emit, fields, table, ts};
 use clap::Args;
 use serde_json::json;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use tradai_domain::ModelName;
 use tradai_domain::time::{parse_duration, parse_ts};
@@ -85,7 +86,12 @@ pub async fn run_train(a: TrainArgs, g: &Global) -> anyhow::Result<u8> {
         bar.set_style(style.progress_chars("=> "));
     }
     let b = bar.clone();
+    // Not a terminal (CI logs, a supervisor's log file): one plain line per step instead.
+    let lines = !g.json && !std::io::stderr().is_terminal();
     let progress = move |p: &Progress| {
+        if lines {
+            eprintln!("[{}/{}] {}", p.step, p.total, p.message);
+        }
         b.set_length(u64::from(p.total));
         b.set_position(u64::from(p.step));
         b.set_message(p.message.clone());
