@@ -20,6 +20,10 @@ pub enum DriftCmd {
     },
     /// Reset a model's drift state after resolution (the runbook's "reset drift state").
     Reset(ResetArgs),
+    /// PSI of current data against a reference profile (or reference data), per feature.
+    Compare(super::psi::DriftCompareArgs),
+    /// Simulated alert quality of the PSI thresholds at given sample sizes.
+    Simulate(super::psi::DriftSimulateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -63,8 +67,14 @@ fn human(s: &DriftState) -> String {
 }
 
 pub async fn run(cmd: DriftCmd, g: &Global) -> anyhow::Result<u8> {
+    match &cmd {
+        DriftCmd::Compare(a) => return super::psi::run_drift_compare(a, g.json).map(|()| 0),
+        DriftCmd::Simulate(a) => return super::psi::run_drift_simulate(a, g.json).map(|()| 0),
+        _ => {}
+    }
     let rb = g.runbook()?;
     match cmd {
+        DriftCmd::Compare(_) | DriftCmd::Simulate(_) => {}
         DriftCmd::Show { model } => {
             let s = rb.drift_show(&name::<ModelName>(&model)?).await?;
             emit(g.json, &s, || human(&s))?;

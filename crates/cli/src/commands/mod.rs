@@ -6,6 +6,7 @@ mod data;
 mod drift;
 mod incident;
 mod model;
+mod psi;
 mod retrain;
 mod runs;
 mod strategy;
@@ -43,7 +44,7 @@ pub enum Command {
     /// Model registry: versions, stages, the serving pointer, promotion and rollback.
     #[command(subcommand)]
     Model(model::ModelCmd),
-    /// Drift state of models: latest result, history, reset.
+    /// Drift state of models (show, history, reset) and the PSI engine (compare, simulate).
     #[command(subcommand)]
     Drift(drift::DriftCmd),
     /// Retraining state.
@@ -64,9 +65,18 @@ pub enum Command {
     Train(train::TrainArgs),
     /// Backtest a version on a window, or on rolling windows logged as experiment runs.
     Backtest(train::BacktestArgs),
+    /// Reference profiles for the drift engine.
+    #[command(subcommand)]
+    Profile(ProfileCmd),
     /// Experiment runs (train-MODEL, backtest-MODEL).
     #[command(subcommand)]
     Runs(runs::RunsCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCmd {
+    /// Build a reference profile (quantile bins per feature) from a Parquet/CSV/Arrow file.
+    Build(psi::ProfileBuildArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -95,6 +105,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Train(a) => train::run_train(a, &g).await,
         Command::Backtest(a) => train::run_backtest(a, &g).await,
         Command::Runs(c) => runs::run(c, &g).await,
+        Command::Profile(ProfileCmd::Build(a)) => psi::run_profile_build(&a, g.json).map(|()| 0),
     }
 }
 

@@ -14,17 +14,7 @@ use tradai_drift::{
     MeasureOptions, Profile, ProfileOptions, Severity, SimulationConfig,
 };
 
-/// A command-line validation failure (exit code 2).
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for UsageError {}
+use crate::UsageError;
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
@@ -193,11 +183,13 @@ pub fn run_profile_build(args: &ProfileBuildArgs, json: bool) -> anyhow::Result<
     } else {
         let mut t = Table::new();
         t.load_preset(UTF8_FULL_CONDENSED);
-        t.set_header(vec!["feature", "kind", "bins", "rows", "missing", "mean", "std"]);
+        t.set_header(vec![
+            "feature", "kind", "bins", "rows", "missing", "mean", "std",
+        ]);
         for f in &profile.features {
-            let (mean, std) = f
-                .summary
-                .map_or((String::new(), String::new()), |s| (format!("{:.4}", s.mean), format!("{:.4}", s.std)));
+            let (mean, std) = f.summary.map_or((String::new(), String::new()), |s| {
+                (format!("{:.4}", s.mean), format!("{:.4}", s.std))
+            });
             t.add_row(vec![
                 f.name.clone(),
                 f.kind.to_string(),
@@ -216,13 +208,19 @@ pub fn run_profile_build(args: &ProfileBuildArgs, json: bool) -> anyhow::Result<
 
 fn compare_config(args: &DriftCompareArgs) -> anyhow::Result<CompareConfig> {
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
-        return Err(usage(format!("--alpha must be in (0, 1), got {}", args.alpha)));
+        return Err(usage(format!(
+            "--alpha must be in (0, 1), got {}",
+            args.alpha
+        )));
     }
     if !(args.moderate >= 0.0 && args.moderate <= args.significant) {
         return Err(usage("--moderate must be between 0 and --significant"));
     }
     Ok(CompareConfig {
-        thresholds: tradai_drift::Thresholds { moderate: args.moderate, significant: args.significant },
+        thresholds: tradai_drift::Thresholds {
+            moderate: args.moderate,
+            significant: args.significant,
+        },
         alpha: args.alpha,
         gate: !args.no_gate,
         aggregate: match args.aggregate {
@@ -250,16 +248,26 @@ pub fn run_drift_compare(args: &DriftCompareArgs, json: bool) -> anyhow::Result<
         (None, None) => return Err(usage("one of --reference or --profile is required")),
         (None, Some(path)) => {
             if args.bins.is_some() {
-                return Err(usage("--bins applies to --reference; a profile's bins are fixed (rebuild it with `tradai profile build --bins`)"));
+                return Err(usage(
+                    "--bins applies to --reference; a profile's bins are fixed (rebuild it with `tradai profile build --bins`)",
+                ));
             }
             if args.binning != CompareBinning::Quantile {
-                return Err(usage("--binning applies to --reference; evidently mode needs the raw reference data"));
+                return Err(usage(
+                    "--binning applies to --reference; evidently mode needs the raw reference data",
+                ));
             }
             if !args.categorical.is_empty() {
-                return Err(usage("--categorical applies to --reference; the profile already fixes each feature's kind"));
+                return Err(usage(
+                    "--categorical applies to --reference; the profile already fixes each feature's kind",
+                ));
             }
             let profile = Profile::read(path).map_err(engine_error)?;
-            let opts = MeasureOptions { features, threads: args.threads, ..MeasureOptions::default() };
+            let opts = MeasureOptions {
+                features,
+                threads: args.threads,
+                ..MeasureOptions::default()
+            };
             tradai_drift::compare_source(&profile, &current, &opts, &cfg).map_err(engine_error)?
         }
         (Some(path), None) => {
@@ -276,15 +284,25 @@ pub fn run_drift_compare(args: &DriftCompareArgs, json: bool) -> anyhow::Result<
                 b => {
                     let popts = ProfileOptions {
                         bins: args.bins.unwrap_or(10),
-                        binning: if b == CompareBinning::EqualWidth { Binning::EqualWidth } else { Binning::Quantile },
+                        binning: if b == CompareBinning::EqualWidth {
+                            Binning::EqualWidth
+                        } else {
+                            Binning::Quantile
+                        },
                         features: features.clone(),
                         categorical: args.categorical.clone(),
                         threads: args.threads,
                         ..ProfileOptions::default()
                     };
-                    let profile = tradai_drift::build_profile(&reference, &popts).map_err(engine_error)?;
-                    let opts = MeasureOptions { features, threads: args.threads, ..MeasureOptions::default() };
-                    tradai_drift::compare_source(&profile, &current, &opts, &cfg).map_err(engine_error)?
+                    let profile =
+                        tradai_drift::build_profile(&reference, &popts).map_err(engine_error)?;
+                    let opts = MeasureOptions {
+                        features,
+                        threads: args.threads,
+                        ..MeasureOptions::default()
+                    };
+                    tradai_drift::compare_source(&profile, &current, &opts, &cfg)
+                        .map_err(engine_error)?
                 }
             }
         }
@@ -304,7 +322,11 @@ fn bar(psi: f64, scale: f64) -> String {
 }
 
 fn fmt_p(p: f64) -> String {
-    if p < 1e-4 { format!("{p:.1e}") } else { format!("{p:.4}") }
+    if p < 1e-4 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.4}")
+    }
 }
 
 fn severity_cell(f: &FeatureDrift) -> String {
@@ -318,7 +340,17 @@ fn print_report(r: &DriftReport) {
     let scale = r.max_psi.max(0.5);
     let mut t = Table::new();
     t.load_preset(UTF8_FULL_CONDENSED);
-    t.set_header(vec!["feature", "PSI", "", "severity", "p-value", "noise PSI", "bins", "n ref", "n cur"]);
+    t.set_header(vec![
+        "feature",
+        "PSI",
+        "",
+        "severity",
+        "p-value",
+        "noise PSI",
+        "bins",
+        "n ref",
+        "n cur",
+    ]);
     for f in &r.features {
         let name = if f.status == tradai_drift::FeatureStatus::InsufficientData {
             format!("{} (insufficient data)", f.name)
@@ -360,10 +392,16 @@ pub fn run_drift_simulate(args: &DriftSimulateArgs, json: bool) -> anyhow::Resul
     if args.trials == 0 {
         return Err(usage("--trials must be at least 1"));
     }
-    let cfg = SimulationConfig { trials: args.trials, seed: args.seed, ..SimulationConfig::default() };
+    let cfg = SimulationConfig {
+        trials: args.trials,
+        seed: args.seed,
+        ..SimulationConfig::default()
+    };
     let results = tradai_drift::simulate(&cfg);
     if json {
-        print_json(&serde_json::json!({ "trials": args.trials, "seed": args.seed, "scenarios": results }))
+        print_json(
+            &serde_json::json!({ "trials": args.trials, "seed": args.seed, "scenarios": results }),
+        )
     } else {
         print!("{}", tradai_drift::simulate::render_table(&results));
         Ok(())
