@@ -248,14 +248,13 @@ pub fn backtest(cfg: &BacktestConfig, pairs: &[PairInput<'_>]) -> Result<Backtes
             let s = &mut st[k];
             if s.pending_exit {
                 if let Some(pos) = s.position.take() {
-                    let rate = c.open * (1.0 - cfg.slippage);
                     cash += close_trade(
                         &mut trades,
                         pairs[k].pair,
                         pos,
                         c.ts,
-                        rate,
-                        cfg.fee,
+                        c.open,
+                        cfg,
                         "exit_signal",
                     );
                     open_trades -= 1;
@@ -273,14 +272,17 @@ pub fn backtest(cfg: &BacktestConfig, pairs: &[PairInput<'_>]) -> Result<Backtes
                         cash / (cfg.max_open_trades - open_trades) as f64 / (1.0 + cfg.fee)
                     }
                 };
-                let rate = c.open * (1.0 + cfg.slippage);
-                let cost = stake * (1.0 + cfg.fee);
-                if stake > 0.0 && cost <= cash * (1.0 + 1e-12) && rate.is_finite() && rate > 0.0 {
-                    cash -= cost;
+                let fill = entry_fill(c.open, stake, cfg.fee, cfg.slippage);
+                if stake > 0.0
+                    && fill.cost <= cash * (1.0 + 1e-12)
+                    && fill.rate.is_finite()
+                    && fill.rate > 0.0
+                {
+                    cash -= fill.cost;
                     s.position = Some(Position {
                         open_date: c.ts,
-                        open_rate: rate,
-                        amount: stake / rate,
+                        open_rate: fill.rate,
+                        amount: fill.amount,
                         stake,
                     });
                     open_trades += 1;
@@ -315,14 +317,13 @@ pub fn backtest(cfg: &BacktestConfig, pairs: &[PairInput<'_>]) -> Result<Backtes
     // Close whatever is still open at the last known close.
     for (k, s) in st.iter_mut().enumerate() {
         if let (Some(pos), Some(last)) = (s.position.take(), pairs[k].candles.last()) {
-            let rate = s.last_close * (1.0 - cfg.slippage);
             cash += close_trade(
                 &mut trades,
                 pairs[k].pair,
                 pos,
                 last.ts + cfg.timeframe.duration(),
-                rate,
-                cfg.fee,
+                s.last_close,
+                cfg,
                 "end_of_data",
             );
         }
@@ -334,30 +335,79 @@ pub fn backtest(cfg: &BacktestConfig, pairs: &[PairInput<'_>]) -> Result<Backtes
     Ok(BacktestResult { trades, metrics })
 }
 
+/// An entry under the backtester's cost model (see the module docs, "Money").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EntryFill {
+    /// Price paid per unit: the quoted price moved against us by the slippage.
+    pub rate: f64,
+    /// Base amount bought: `stake / rate`.
+    pub amount: f64,
+    /// Quote currency spent including the entry fee: `stake * (1 + fee)`.
+    pub cost: f64,
+}
+
+/// An exit under the backtester's cost model (see the module docs, "Money").
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExitFill {
+    /// Price received per unit: the quoted price moved against us by the slippage.
+    pub rate: f64,
+    /// Quote currency received after the exit fee.
+    pub received: f64,
+    /// `received - stake * (1 + fee)`: profit after both fees.
+    pub profit_abs: f64,
+    /// `profit_abs / stake`.
+    pub profit_ratio: f64,
+}
+
+/// Fills an entry of `stake` quote currency at the quoted `price`. Public so the paper-trading
+/// runner charges exactly what the backtester charges: a model's live and backtested P&L then
+/// differ only by the market, never by bookkeeping.
+pub fn entry_fill(price: f64, stake: f64, fee: f64, slippage: f64) -> EntryFill {
+    let rate = price * (1.0 + slippage);
+    EntryFill {
+        rate,
+        amount: stake / rate,
+        cost: stake * (1.0 + fee),
+    }
+}
+
+/// Fills an exit of `amount` (bought for `stake`) at the quoted `price`; the counterpart of
+/// [`entry_fill`], shared with the paper-trading runner for the same reason.
+pub fn exit_fill(price: f64, amount: f64, stake: f64, fee: f64, slippage: f64) -> ExitFill {
+    let rate = price * (1.0 - slippage);
+    let received = amount * rate * (1.0 - fee);
+    let profit_abs = received - stake * (1.0 + fee);
+    ExitFill {
+        rate,
+        received,
+        profit_abs,
+        profit_ratio: profit_abs / stake,
+    }
+}
+
 fn close_trade(
     trades: &mut Vec<Trade>,
     pair: &str,
     pos: Position,
     when: DateTime<Utc>,
-    rate: f64,
-    fee: f64,
+    price: f64,
+    cfg: &BacktestConfig,
     reason: &str,
 ) -> f64 {
-    let received = pos.amount * rate * (1.0 - fee);
-    let profit_abs = received - pos.stake * (1.0 + fee);
+    let fill = exit_fill(price, pos.amount, pos.stake, cfg.fee, cfg.slippage);
     trades.push(Trade {
         pair: pair.to_string(),
         open_date: pos.open_date,
         close_date: when,
         open_rate: pos.open_rate,
-        close_rate: rate,
+        close_rate: fill.rate,
         amount: pos.amount,
         stake_amount: pos.stake,
-        profit_abs,
-        profit_ratio: profit_abs / pos.stake,
+        profit_abs: fill.profit_abs,
+        profit_ratio: fill.profit_ratio,
         exit_reason: reason.to_string(),
     });
-    received
+    fill.received
 }
 
 /// Streaming statistics of the equity curve (no per-candle allocation).

@@ -16,8 +16,8 @@ pub mod model;
 pub mod train;
 
 pub use backtest::{
-    BacktestConfig, BacktestMetrics, BacktestResult, PairInput, Signal, StakeAmount, Trade,
-    backtest,
+    BacktestConfig, BacktestMetrics, BacktestResult, EntryFill, ExitFill, PairInput, Signal,
+    StakeAmount, Trade, backtest, entry_fill, exit_fill,
 };
 pub use error::MlError;
 pub use features::{FeatureEngine, FeatureMatrix, FeatureSet, compute_features};

@@ -59,6 +59,13 @@ impl Table {
     pub const EXPERIMENT_RUNS: Table = Table("experiment-runs");
     /// Model configuration: pairs, timeframe, training windows, data (key `model_name`).
     pub const MODEL_CONFIG: Table = Table("model-config");
+    /// Open paper-trading positions of the strategy runner (pk `strategy_id`, sk position id).
+    pub const POSITIONS: Table = Table("positions");
+    /// Closed paper trades (pk `strategy_id`, sk position id: a ULID, so in opening order).
+    pub const TRADES: Table = Table("trades");
+    /// Every prediction the runner made, with its model version and features
+    /// (pk `model_name`, sk `{candle time}#{strategy_id}`): drift-monitor's live feature source.
+    pub const PREDICTIONS: Table = Table("predictions");
 
     /// Physical table name for an environment.
     pub fn name(&self, env: &str) -> String {
