@@ -441,7 +441,10 @@ pub(crate) fn numeric_profile_from(
         edge_method: method,
         edges: edges.to_vec(),
         categories: Vec::new(),
-        counts: acc.counts.get(..bins).map_or_else(|| vec![0; bins], <[u64]>::to_vec),
+        counts: acc
+            .counts
+            .get(..bins)
+            .map_or_else(|| vec![0; bins], <[u64]>::to_vec),
         unseen: 0,
         missing: acc.missing,
         n: acc.n,

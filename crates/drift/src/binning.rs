@@ -72,7 +72,11 @@ impl EdgeIndex {
             Some(e) => count16(e, self.last, values, counts),
             None => {
                 for &x in values {
-                    let b = if x.is_nan() { missing } else { self.bin_general(x) };
+                    let b = if x.is_nan() {
+                        missing
+                    } else {
+                        self.bin_general(x)
+                    };
                     counts[b] += 1;
                 }
             }
@@ -380,7 +384,10 @@ mod tests {
             assert_eq!(idx.bin(x), b, "x={x}");
         }
         let mut counts = vec![0; 5];
-        idx.count_into(&[f64::NAN, -2.0, 0.1, 3.0, 3.0, f64::INFINITY, -1.0], &mut counts);
+        idx.count_into(
+            &[f64::NAN, -2.0, 0.1, 3.0, 3.0, f64::INFINITY, -1.0],
+            &mut counts,
+        );
         assert_eq!(counts, vec![1, 1, 1, 3, 1]);
     }
 

@@ -127,7 +127,7 @@ impl Default for CompareConfig {
             shares: ShareRule::Smoothed { alpha: 0.5 },
             min_expected_per_bin: 4.0,
             permutations: 2000,
-            seed: 0x7ad_a1,
+            seed: 0x0007_ada1,
             min_samples: 10,
             asymptotic_min_expected: 10.0,
         }
@@ -317,8 +317,16 @@ fn shares(counts: &[u64], rule: ShareRule) -> Vec<f64> {
                 return vec![0.0; counts.len()];
             }
             let mut s: Vec<f64> = counts.iter().map(|&c| c as f64 / n as f64).collect();
-            let min_nz = s.iter().copied().filter(|&v| v > 0.0).fold(f64::INFINITY, f64::min);
-            let fill = if min_nz <= 0.0001 { min_nz / 1e6 } else { 0.0001 };
+            let min_nz = s
+                .iter()
+                .copied()
+                .filter(|&v| v > 0.0)
+                .fold(f64::INFINITY, f64::min);
+            let fill = if min_nz <= 0.0001 {
+                min_nz / 1e6
+            } else {
+                0.0001
+            };
             for v in &mut s {
                 if *v == 0.0 {
                     *v = fill;
@@ -344,10 +352,7 @@ pub fn psi_counts(ref_counts: &[u64], cur_counts: &[u64], rule: ShareRule) -> f6
     };
     let rs = shares(&r, rule);
     let cs = shares(&c, rule);
-    rs.iter()
-        .zip(&cs)
-        .map(|(&p, &q)| contribution(p, q))
-        .sum()
+    rs.iter().zip(&cs).map(|(&p, &q)| contribution(p, q)).sum()
 }
 
 fn contribution(p: f64, q: f64) -> f64 {
@@ -370,7 +375,11 @@ pub fn permutation_p_value(
     let observed = psi_counts(ref_counts, cur_counts, rule);
     let n: u64 = ref_counts.iter().sum();
     let m: u64 = cur_counts.iter().sum();
-    let pooled: Vec<u64> = ref_counts.iter().zip(cur_counts).map(|(a, b)| a + b).collect();
+    let pooled: Vec<u64> = ref_counts
+        .iter()
+        .zip(cur_counts)
+        .map(|(a, b)| a + b)
+        .collect();
     let total = n + m;
     let draw_cur = m <= n;
     let k = n.min(m);
@@ -497,8 +506,18 @@ pub fn compare_feature(
         .zip(&cc)
         .map(|(a, b)| evidently || a + b > 0)
         .collect();
-    let ra: Vec<u64> = rc.iter().zip(&active).filter(|x| *x.1).map(|x| *x.0).collect();
-    let ca: Vec<u64> = cc.iter().zip(&active).filter(|x| *x.1).map(|x| *x.0).collect();
+    let ra: Vec<u64> = rc
+        .iter()
+        .zip(&active)
+        .filter(|x| *x.1)
+        .map(|x| *x.0)
+        .collect();
+    let ca: Vec<u64> = cc
+        .iter()
+        .zip(&active)
+        .filter(|x| *x.1)
+        .map(|x| *x.0)
+        .collect();
     let rs = shares(&ra, cfg.shares);
     let cs = shares(&ca, cfg.shares);
     let mut k = 0;
@@ -539,7 +558,12 @@ pub fn compare_feature(
             .fold(f64::INFINITY, f64::min);
         let cost = (cfg.permutations as f64) * smaller * bins_used as f64;
         if min_expected >= cfg.asymptotic_min_expected || cfg.permutations == 0 || cost > 4e8 {
-            (chi2_sf(statistic, df as f64), PValueMethod::ChiSquare, statistic, noise)
+            (
+                chi2_sf(statistic, df as f64),
+                PValueMethod::ChiSquare,
+                statistic,
+                noise,
+            )
         } else {
             let mut rng =
                 ChaCha8Rng::seed_from_u64(cfg.seed ^ fnv1a(&reference.name).rotate_left(17));
@@ -589,11 +613,19 @@ pub fn compare_feature(
 /// Compare every feature of `current` (counted on `reference`'s bins) and aggregate.
 ///
 /// Features are matched by name; reference features absent from `current` are skipped.
-pub fn compare_profiles(reference: &Profile, current: &Profile, cfg: &CompareConfig) -> DriftReport {
+pub fn compare_profiles(
+    reference: &Profile,
+    current: &Profile,
+    cfg: &CompareConfig,
+) -> DriftReport {
     let features: Vec<FeatureDrift> = current
         .features
         .iter()
-        .filter_map(|c| reference.feature(&c.name).map(|r| compare_feature(r, c, cfg)))
+        .filter_map(|c| {
+            reference
+                .feature(&c.name)
+                .map(|r| compare_feature(r, c, cfg))
+        })
         .collect();
     aggregate(features, cfg)
 }
@@ -617,8 +649,15 @@ pub fn aggregate(mut features: Vec<FeatureDrift>, cfg: &CompareConfig) -> DriftR
         .max()
         .unwrap_or(Severity::None);
     let band = cfg.thresholds.band(overall_psi);
-    let severity = if cfg.gate { band.min(worst_gated) } else { band };
-    let drifted = analysed.iter().filter(|f| f.severity != Severity::None).count();
+    let severity = if cfg.gate {
+        band.min(worst_gated)
+    } else {
+        band
+    };
+    let drifted = analysed
+        .iter()
+        .filter(|f| f.severity != Severity::None)
+        .count();
     DriftReport {
         overall_psi,
         aggregate: cfg.aggregate,

@@ -97,7 +97,7 @@ impl Default for MeasureOptions {
 
 #[derive(Debug, Clone)]
 enum Acc {
-    Num(NumericAcc),
+    Num(Box<NumericAcc>),
     Cat(CategoricalAcc),
 }
 
@@ -129,10 +129,10 @@ impl ProfileAccumulator {
             .features
             .iter()
             .map(|f| match f.kind {
-                FeatureKind::Numeric => Acc::Num(NumericAcc::new(
+                FeatureKind::Numeric => Acc::Num(Box::new(NumericAcc::new(
                     Some(&f.edges),
                     current.then(|| Reservoir::new(sample_size, seed ^ fnv1a(&f.name))),
-                )),
+                ))),
                 FeatureKind::Categorical => Acc::Cat(CategoricalAcc::new(
                     if current { &f.categories } else { &[] },
                     !current,
@@ -170,14 +170,18 @@ impl ProfileAccumulator {
                 a.push(values);
                 Ok(())
             }
-            _ => Err(DriftError::Config(format!("feature {feature} is not numeric"))),
+            _ => Err(DriftError::Config(format!(
+                "feature {feature} is not numeric"
+            ))),
         }
     }
 
     /// Merge an accumulator of another part of the data (same template).
     pub fn merge(mut self, other: ProfileAccumulator) -> Result<Self> {
         if self.accs.len() != other.accs.len() {
-            return Err(DriftError::Incompatible("different feature lists".to_owned()));
+            return Err(DriftError::Incompatible(
+                "different feature lists".to_owned(),
+            ));
         }
         for (a, b) in self.accs.iter_mut().zip(other.accs) {
             match (a, b) {
@@ -212,7 +216,9 @@ impl ProfileAccumulator {
             .map(|(f, acc)| match acc {
                 Acc::Num(a) => {
                     let quantiles = if self.current {
-                        a.reservoir.as_ref().and_then(|r| Quantiles::from_sorted(&r.sorted()))
+                        a.reservoir
+                            .as_ref()
+                            .and_then(|r| Quantiles::from_sorted(&r.sorted()))
                     } else {
                         f.summary.and_then(|s| s.quantiles)
                     };
@@ -349,11 +355,13 @@ fn resolve_features(
         }
     }
     let pick = |name: &str, strict: bool| -> Result<Option<(String, FeatureKind)>> {
-        let field = schema.field_with_name(name).map_err(|_| DriftError::MissingColumn {
-            file: label.to_owned(),
-            column: name.to_owned(),
-            available: column_list(schema),
-        })?;
+        let field = schema
+            .field_with_name(name)
+            .map_err(|_| DriftError::MissingColumn {
+                file: label.to_owned(),
+                column: name.to_owned(),
+                available: column_list(schema),
+            })?;
         match kind_of(field.data_type()) {
             Some(k) => {
                 let k = if categorical.iter().any(|c| c == name) {
@@ -416,7 +424,13 @@ fn check_not_empty(p: &Profile, label: &str) -> Result<()> {
     Ok(())
 }
 
-fn edges_for(binning: &Binning, bins: usize, sorted: &[f64], min: f64, max: f64) -> (Vec<f64>, EdgeMethod) {
+fn edges_for(
+    binning: &Binning,
+    bins: usize,
+    sorted: &[f64],
+    min: f64,
+    max: f64,
+) -> (Vec<f64>, EdgeMethod) {
     match binning {
         Binning::Quantile => (quantile_edges(sorted, bins), EdgeMethod::Quantile),
         Binning::EqualWidth => (equal_width_edges(min, max, bins), EdgeMethod::EqualWidth),
@@ -450,17 +464,24 @@ pub fn build_profile(source: &dyn BatchSource, opts: &ProfileOptions) -> Result<
         let make = || -> Vec<NumericAcc> {
             numeric
                 .iter()
-                .map(|n| NumericAcc::new(None, Some(Reservoir::new(opts.sample_size, opts.seed ^ fnv1a(n)))))
+                .map(|n| {
+                    NumericAcc::new(
+                        None,
+                        Some(Reservoir::new(opts.sample_size, opts.seed ^ fnv1a(n))),
+                    )
+                })
                 .collect()
         };
         let push = |accs: &mut Vec<NumericAcc>, b: &RecordBatch| -> Result<()> {
             let mut scratch = Vec::new();
             for (name, acc) in numeric.iter().zip(accs.iter_mut()) {
-                let col = b.column_by_name(name).ok_or_else(|| DriftError::MissingColumn {
-                    file: label.clone(),
-                    column: name.clone(),
-                    available: column_list(b.schema().as_ref()),
-                })?;
+                let col = b
+                    .column_by_name(name)
+                    .ok_or_else(|| DriftError::MissingColumn {
+                        file: label.clone(),
+                        column: name.clone(),
+                        available: column_list(b.schema().as_ref()),
+                    })?;
                 let values = numeric_view(col.as_ref(), &mut scratch, &label, name)?;
                 acc.push(values);
             }
@@ -482,9 +503,16 @@ pub fn build_profile(source: &dyn BatchSource, opts: &ProfileOptions) -> Result<
         };
         let accs = scan_parallel(source, &numeric, opts.threads, &make, &push, &merge)?;
         for (name, acc) in numeric.iter().zip(accs) {
-            let sorted = acc.reservoir.as_ref().map(Reservoir::sorted).unwrap_or_default();
+            let sorted = acc
+                .reservoir
+                .as_ref()
+                .map(Reservoir::sorted)
+                .unwrap_or_default();
             let (edges, method) = edges_for(&opts.binning, opts.bins, &sorted, acc.min, acc.max);
-            fixed.insert(name.clone(), (edges, method, Quantiles::from_sorted(&sorted)));
+            fixed.insert(
+                name.clone(),
+                (edges, method, Quantiles::from_sorted(&sorted)),
+            );
         }
     }
 
@@ -495,14 +523,22 @@ pub fn build_profile(source: &dyn BatchSource, opts: &ProfileOptions) -> Result<
         features: features
             .iter()
             .map(|(name, kind)| {
-                let (edges, method, quantiles) = fixed
-                    .remove(name)
-                    .unwrap_or((Vec::new(), EdgeMethod::Categories, None));
+                let (edges, method, quantiles) =
+                    fixed
+                        .remove(name)
+                        .unwrap_or((Vec::new(), EdgeMethod::Categories, None));
                 FeatureProfile {
                     name: name.clone(),
                     kind: *kind,
                     edge_method: method,
-                    counts: vec![0; if *kind == FeatureKind::Numeric { edges.len() + 1 } else { 0 }],
+                    counts: vec![
+                        0;
+                        if *kind == FeatureKind::Numeric {
+                            edges.len() + 1
+                        } else {
+                            0
+                        }
+                    ],
                     edges,
                     categories: Vec::new(),
                     unseen: 0,
@@ -541,7 +577,11 @@ pub fn build_profile(source: &dyn BatchSource, opts: &ProfileOptions) -> Result<
 }
 
 /// Count current data on a profile's bins (one streamed pass).
-pub fn measure(profile: &Profile, source: &dyn BatchSource, opts: &MeasureOptions) -> Result<Profile> {
+pub fn measure(
+    profile: &Profile,
+    source: &dyn BatchSource,
+    opts: &MeasureOptions,
+) -> Result<Profile> {
     let label = source.label();
     let schema = source.schema()?;
     let mut template = profile.clone();
@@ -557,11 +597,13 @@ pub fn measure(profile: &Profile, source: &dyn BatchSource, opts: &MeasureOption
     }
     // Check columns and kinds up front so errors name the file and column before any work.
     for f in &template.features {
-        let field = schema.field_with_name(&f.name).map_err(|_| DriftError::MissingColumn {
-            file: label.clone(),
-            column: f.name.clone(),
-            available: column_list(&schema),
-        })?;
+        let field = schema
+            .field_with_name(&f.name)
+            .map_err(|_| DriftError::MissingColumn {
+                file: label.clone(),
+                column: f.name.clone(),
+                available: column_list(&schema),
+            })?;
         let kind = kind_of(field.data_type()).ok_or_else(|| DriftError::UnsupportedType {
             file: label.clone(),
             column: f.name.clone(),
@@ -599,7 +641,12 @@ pub fn compare_source(
 }
 
 /// Profile a slice of numbers in memory (NaN = missing): exact quantile edges.
-pub fn profile_numeric(name: &str, values: &[f64], bins: usize, binning: &Binning) -> FeatureProfile {
+pub fn profile_numeric(
+    name: &str,
+    values: &[f64],
+    bins: usize,
+    binning: &Binning,
+) -> FeatureProfile {
     let mut sorted: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
     sorted.sort_unstable_by(f64::total_cmp);
     let min = sorted.first().copied().unwrap_or(f64::NAN);
@@ -697,11 +744,13 @@ pub fn compare_evidently(
     let feats = resolve_features(&rschema, &rlabel, features, categorical)?;
     let cschema = current.schema()?;
     for (name, kind) in &feats {
-        let field = cschema.field_with_name(name).map_err(|_| DriftError::MissingColumn {
-            file: clabel.clone(),
-            column: name.clone(),
-            available: column_list(&cschema),
-        })?;
+        let field = cschema
+            .field_with_name(name)
+            .map_err(|_| DriftError::MissingColumn {
+                file: clabel.clone(),
+                column: name.clone(),
+                available: column_list(&cschema),
+            })?;
         let ck = kind_of(field.data_type()).ok_or_else(|| DriftError::UnsupportedType {
             file: clabel.clone(),
             column: name.clone(),
@@ -737,19 +786,26 @@ pub fn compare_evidently(
                 finite: 0,
                 n: 0,
                 distinct: (*k == FeatureKind::Numeric).then(BTreeMap::new),
-                cat: (*k == FeatureKind::Categorical).then(|| CategoricalAcc::new(&[], true, usize::MAX)),
+                cat: (*k == FeatureKind::Categorical)
+                    .then(|| CategoricalAcc::new(&[], true, usize::MAX)),
             })
             .collect()
     };
-    let scan_side = |src: &dyn BatchSource, label: &str, cap: Option<usize>, scans: &mut Vec<Scan>| -> Result<()> {
+    let scan_side = |src: &dyn BatchSource,
+                     label: &str,
+                     cap: Option<usize>,
+                     scans: &mut Vec<Scan>|
+     -> Result<()> {
         let mut scratch = Vec::new();
         src.scan(&names, &mut |b| {
             for ((name, _), s) in feats.iter().zip(scans.iter_mut()) {
-                let col = b.column_by_name(name).ok_or_else(|| DriftError::MissingColumn {
-                    file: label.to_owned(),
-                    column: name.clone(),
-                    available: column_list(b.schema().as_ref()),
-                })?;
+                let col = b
+                    .column_by_name(name)
+                    .ok_or_else(|| DriftError::MissingColumn {
+                        file: label.to_owned(),
+                        column: name.clone(),
+                        available: column_list(b.schema().as_ref()),
+                    })?;
                 s.n += col.len() as u64;
                 if let Some(c) = &mut s.cat {
                     c.push_array(col.as_ref(), label, name)?;
@@ -788,59 +844,126 @@ pub fn compare_evidently(
     for (i, (name, _)) in feats.iter().enumerate() {
         let (r, c) = (&rs[i], &cs[i]);
         if r.n == 0 {
-            return Err(DriftError::EmptyColumn { file: rlabel.clone(), column: name.clone() });
+            return Err(DriftError::EmptyColumn {
+                file: rlabel.clone(),
+                column: name.clone(),
+            });
         }
         if c.n == 0 {
-            return Err(DriftError::EmptyColumn { file: clabel.clone(), column: name.clone() });
+            return Err(DriftError::EmptyColumn {
+                file: clabel.clone(),
+                column: name.clone(),
+            });
         }
         let (rf, cf) = match (&r.cat, &c.cat) {
             (Some(rc), Some(cc)) => {
-                let mut keys: Vec<String> = rc.names.iter().chain(cc.names.iter()).cloned().collect();
+                let mut keys: Vec<String> =
+                    rc.names.iter().chain(cc.names.iter()).cloned().collect();
                 keys.sort();
                 keys.dedup();
                 let count = |acc: &CategoricalAcc| -> Vec<u64> {
                     keys.iter()
-                        .map(|k| acc.names.iter().position(|n| n == k).map_or(0, |p| acc.counts[p]))
+                        .map(|k| {
+                            acc.names
+                                .iter()
+                                .position(|n| n == k)
+                                .map_or(0, |p| acc.counts[p])
+                        })
                         .collect()
                 };
                 (
-                    evid_profile(name, FeatureKind::Categorical, Vec::new(), keys.clone(), count(rc), rc.missing, r.n),
-                    evid_profile(name, FeatureKind::Categorical, Vec::new(), keys.clone(), count(cc), cc.missing, c.n),
+                    evid_profile(
+                        name,
+                        FeatureKind::Categorical,
+                        Vec::new(),
+                        keys.clone(),
+                        count(rc),
+                        rc.missing,
+                        r.n,
+                    ),
+                    evid_profile(
+                        name,
+                        FeatureKind::Categorical,
+                        Vec::new(),
+                        keys.clone(),
+                        count(cc),
+                        cc.missing,
+                        c.n,
+                    ),
                 )
             }
             _ if r.finite == 0 => {
-                return Err(DriftError::AllMissing { file: rlabel.clone(), column: name.clone(), rows: r.n });
+                return Err(DriftError::AllMissing {
+                    file: rlabel.clone(),
+                    column: name.clone(),
+                    rows: r.n,
+                });
             }
             _ if c.finite == 0 => {
-                return Err(DriftError::AllMissing { file: clabel.clone(), column: name.clone(), rows: c.n });
+                return Err(DriftError::AllMissing {
+                    file: clabel.clone(),
+                    column: name.clone(),
+                    rows: c.n,
+                });
             }
             _ => match (&r.distinct, &c.distinct) {
                 (Some(rd), Some(cd)) => {
                     let mut keys: Vec<u64> = rd.keys().chain(cd.keys()).copied().collect();
                     keys.sort_by(|a, b| f64::from_bits(*a).total_cmp(&f64::from_bits(*b)));
                     keys.dedup();
-                    let labels: Vec<String> = keys.iter().map(|k| format!("{}", f64::from_bits(*k))).collect();
-                    let rc: Vec<u64> = keys.iter().map(|k| rd.get(k).copied().unwrap_or(0)).collect();
-                    let cc: Vec<u64> = keys.iter().map(|k| cd.get(k).copied().unwrap_or(0)).collect();
+                    let labels: Vec<String> = keys
+                        .iter()
+                        .map(|k| format!("{}", f64::from_bits(*k)))
+                        .collect();
+                    let rc: Vec<u64> = keys
+                        .iter()
+                        .map(|k| rd.get(k).copied().unwrap_or(0))
+                        .collect();
+                    let cc: Vec<u64> = keys
+                        .iter()
+                        .map(|k| cd.get(k).copied().unwrap_or(0))
+                        .collect();
                     (
-                        evid_profile(name, FeatureKind::Categorical, Vec::new(), labels.clone(), rc, r.n - r.finite, r.n),
-                        evid_profile(name, FeatureKind::Categorical, Vec::new(), labels, cc, c.n - c.finite, c.n),
+                        evid_profile(
+                            name,
+                            FeatureKind::Categorical,
+                            Vec::new(),
+                            labels.clone(),
+                            rc,
+                            r.n - r.finite,
+                            r.n,
+                        ),
+                        evid_profile(
+                            name,
+                            FeatureKind::Categorical,
+                            Vec::new(),
+                            labels,
+                            cc,
+                            c.n - c.finite,
+                            c.n,
+                        ),
                     )
                 }
                 _ => {
-                    let edges = sturges_edges(r.min.min(c.min), r.max.max(c.max), r.finite + c.finite);
+                    let edges =
+                        sturges_edges(r.min.min(c.min), r.max.max(c.max), r.finite + c.finite);
                     let count = |src: &dyn BatchSource, label: &str| -> Result<Vec<u64>> {
                         let mut acc = NumericAcc::new(Some(&edges), None);
                         let mut scratch = Vec::new();
                         src.scan(std::slice::from_ref(name), &mut |b| {
-                            let col = b.column_by_name(name).ok_or_else(|| DriftError::MissingColumn {
-                                file: label.to_owned(),
-                                column: name.clone(),
-                                available: column_list(b.schema().as_ref()),
+                            let col = b.column_by_name(name).ok_or_else(|| {
+                                DriftError::MissingColumn {
+                                    file: label.to_owned(),
+                                    column: name.clone(),
+                                    available: column_list(b.schema().as_ref()),
+                                }
                             })?;
                             let v = numeric_view(col.as_ref(), &mut scratch, label, name)?;
                             // Evidently drops ±inf with the missing values.
-                            let v: Vec<f64> = v.iter().map(|&x| if x.is_finite() { x } else { f64::NAN }).collect();
+                            let v: Vec<f64> = v
+                                .iter()
+                                .map(|&x| if x.is_finite() { x } else { f64::NAN })
+                                .collect();
                             acc.push(&v);
                             Ok(())
                         })?;
@@ -849,8 +972,24 @@ pub fn compare_evidently(
                     let rc = count(reference, &rlabel)?;
                     let cc = count(current, &clabel)?;
                     (
-                        evid_profile(name, FeatureKind::Numeric, edges.clone(), Vec::new(), rc, r.n - r.finite, r.n),
-                        evid_profile(name, FeatureKind::Numeric, edges.clone(), Vec::new(), cc, c.n - c.finite, c.n),
+                        evid_profile(
+                            name,
+                            FeatureKind::Numeric,
+                            edges.clone(),
+                            Vec::new(),
+                            rc,
+                            r.n - r.finite,
+                            r.n,
+                        ),
+                        evid_profile(
+                            name,
+                            FeatureKind::Numeric,
+                            edges.clone(),
+                            Vec::new(),
+                            cc,
+                            c.n - c.finite,
+                            c.n,
+                        ),
                     )
                 }
             },

@@ -49,9 +49,7 @@ pub enum DriftError {
         data_type: String,
     },
     /// Reference and current disagree on the column's kind.
-    #[error(
-        "{file}: column `{column}` is {current} but the reference has it as {reference}"
-    )]
+    #[error("{file}: column `{column}` is {current} but the reference has it as {reference}")]
     TypeMismatch {
         /// File (or source) of the current data.
         file: String,

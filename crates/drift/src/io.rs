@@ -39,7 +39,11 @@ pub trait BatchSource: Sync {
         f: &mut dyn FnMut(&RecordBatch) -> Result<()>,
     ) -> Result<()>;
     /// Stream all batches projected to `columns`.
-    fn scan(&self, columns: &[String], f: &mut dyn FnMut(&RecordBatch) -> Result<()>) -> Result<()> {
+    fn scan(
+        &self,
+        columns: &[String],
+        f: &mut dyn FnMut(&RecordBatch) -> Result<()>,
+    ) -> Result<()> {
         self.scan_part(columns, 0, 1, f)
     }
 }
@@ -189,7 +193,8 @@ impl DataFile {
         let file = self.file()?;
         match self.format {
             DataFormat::Parquet => {
-                let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| self.corrupt(e))?;
+                let b =
+                    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| self.corrupt(e))?;
                 Ok((b.schema().clone(), b.metadata().num_row_groups()))
             }
             DataFormat::Csv => Ok((self.csv_schema(file)?, 1)),
@@ -218,11 +223,13 @@ impl DataFile {
         columns
             .iter()
             .map(|c| {
-                self.schema.index_of(c).map_err(|_| DriftError::MissingColumn {
-                    file: self.label_str(),
-                    column: c.clone(),
-                    available: column_list(&self.schema),
-                })
+                self.schema
+                    .index_of(c)
+                    .map_err(|_| DriftError::MissingColumn {
+                        file: self.label_str(),
+                        column: c.clone(),
+                        available: column_list(&self.schema),
+                    })
             })
             .collect()
     }
@@ -279,7 +286,8 @@ impl BatchSource for DataFile {
         let file = self.file()?;
         match self.format {
             DataFormat::Parquet => {
-                let b = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| self.corrupt(e))?;
+                let b =
+                    ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| self.corrupt(e))?;
                 let groups: Vec<usize> = (0..b.metadata().num_row_groups())
                     .filter(|g| g % parts == part)
                     .collect();

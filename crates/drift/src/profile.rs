@@ -257,7 +257,11 @@ impl Profile {
         Self {
             format_version: self.format_version,
             source: self.source.clone(),
-            features: self.features.iter().map(FeatureProfile::empty_like).collect(),
+            features: self
+                .features
+                .iter()
+                .map(FeatureProfile::empty_like)
+                .collect(),
         }
     }
 
@@ -333,8 +337,14 @@ impl Profile {
                     expected
                 )));
             }
-            if f.edges.windows(2).any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less)) {
-                return Err(bad(format!("feature `{}`: edges must be strictly increasing", f.name)));
+            if f.edges
+                .windows(2)
+                .any(|w| w[0].partial_cmp(&w[1]) != Some(std::cmp::Ordering::Less))
+            {
+                return Err(bad(format!(
+                    "feature `{}`: edges must be strictly increasing",
+                    f.name
+                )));
             }
         }
         Ok(())

@@ -26,11 +26,31 @@ pub struct Scenario {
 /// The acceptance scenarios.
 pub fn default_scenarios() -> Vec<Scenario> {
     vec![
-        Scenario { n_ref: 45, n_cur: 12, shift: 0.0 },
-        Scenario { n_ref: 100, n_cur: 30, shift: 0.0 },
-        Scenario { n_ref: 1000, n_cur: 200, shift: 0.0 },
-        Scenario { n_ref: 45, n_cur: 12, shift: 2.0 },
-        Scenario { n_ref: 10_000, n_cur: 2000, shift: 0.2 },
+        Scenario {
+            n_ref: 45,
+            n_cur: 12,
+            shift: 0.0,
+        },
+        Scenario {
+            n_ref: 100,
+            n_cur: 30,
+            shift: 0.0,
+        },
+        Scenario {
+            n_ref: 1000,
+            n_cur: 200,
+            shift: 0.0,
+        },
+        Scenario {
+            n_ref: 45,
+            n_cur: 12,
+            shift: 2.0,
+        },
+        Scenario {
+            n_ref: 10_000,
+            n_cur: 2000,
+            shift: 0.2,
+        },
     ]
 }
 
@@ -90,7 +110,13 @@ impl Default for SimulationConfig {
 }
 
 /// Run one scenario.
-pub fn run_scenario(s: Scenario, trials: usize, seed: u64, bins: usize, cfg: &CompareConfig) -> ScenarioResult {
+pub fn run_scenario(
+    s: Scenario,
+    trials: usize,
+    seed: u64,
+    bins: usize,
+    cfg: &CompareConfig,
+) -> ScenarioResult {
     let naive_cfg = CompareConfig {
         thresholds: cfg.thresholds,
         alpha: cfg.alpha,
@@ -103,7 +129,8 @@ pub fn run_scenario(s: Scenario, trials: usize, seed: u64, bins: usize, cfg: &Co
     let mut r = vec![0.0; s.n_ref];
     let mut c = vec![0.0; s.n_cur];
     for t in 0..trials {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(seed ^ (t as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         for x in r.iter_mut() {
             *x = StandardNormal.sample(&mut rng);
         }
@@ -113,9 +140,19 @@ pub fn run_scenario(s: Scenario, trials: usize, seed: u64, bins: usize, cfg: &Co
         }
         let reference = profile_numeric("x", &r, bins, &Binning::Quantile);
         let current = current_numeric(&reference, &c);
-        let trial_cfg = CompareConfig { seed: cfg.seed ^ t as u64, ..cfg.clone() };
+        let trial_cfg = CompareConfig {
+            seed: cfg.seed ^ t as u64,
+            ..cfg.clone()
+        };
         let a = compare_feature(&reference, &current, &trial_cfg);
-        let b = compare_feature(&reference, &current, &CompareConfig { seed: cfg.seed ^ t as u64, ..naive_cfg.clone() });
+        let b = compare_feature(
+            &reference,
+            &current,
+            &CompareConfig {
+                seed: cfg.seed ^ t as u64,
+                ..naive_cfg.clone()
+            },
+        );
         tally(&mut ours, a.severity, a.significant, a.psi);
         tally(&mut naive, b.raw_severity, b.significant, b.psi);
         noise += a.noise_psi;
@@ -127,7 +164,13 @@ pub fn run_scenario(s: Scenario, trials: usize, seed: u64, bins: usize, cfg: &Co
         rates.test_rejects /= k;
         rates.mean_psi /= k;
     }
-    ScenarioResult { scenario: s, trials, ours, naive, mean_noise_psi: noise / k }
+    ScenarioResult {
+        scenario: s,
+        trials,
+        ours,
+        naive,
+        mean_noise_psi: noise / k,
+    }
 }
 
 fn tally(r: &mut Rates, sev: Severity, rejects: bool, psi: f64) {
@@ -148,7 +191,15 @@ pub fn simulate(cfg: &SimulationConfig) -> Vec<ScenarioResult> {
     cfg.scenarios
         .iter()
         .enumerate()
-        .map(|(i, s)| run_scenario(*s, cfg.trials, cfg.seed.wrapping_add(i as u64 * 1_000_003), cfg.bins, &cfg.compare))
+        .map(|(i, s)| {
+            run_scenario(
+                *s,
+                cfg.trials,
+                cfg.seed.wrapping_add(i as u64 * 1_000_003),
+                cfg.bins,
+                &cfg.compare,
+            )
+        })
         .collect()
 }
 

@@ -5,7 +5,11 @@ use tradai_drift::*;
 
 fn exact_cfg() -> CompareConfig {
     // No small-sample bin merging so hand computations apply bin by bin.
-    CompareConfig { min_expected_per_bin: 0.0, min_samples: 0, ..CompareConfig::default() }
+    CompareConfig {
+        min_expected_per_bin: 0.0,
+        min_samples: 0,
+        ..CompareConfig::default()
+    }
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -26,13 +30,21 @@ fn golden_numeric() {
     assert!(close(d.psi, 0.169_459_572_077_440_72));
     // missing bin is empty on both sides: not part of the formula
     assert_eq!(d.bins_used, 2);
-    assert!(close(d.bins.iter().map(|b| b.contribution).sum::<f64>(), d.psi));
+    assert!(close(
+        d.bins.iter().map(|b| b.contribution).sum::<f64>(),
+        d.psi
+    ));
 }
 
 #[test]
 fn golden_numeric_missing_and_infinities() {
     // ref [1,2,NaN,NaN] edge 1.5 -> (1,1) missing 2; cur [-inf,+inf,3,NaN] -> (1,2) missing 1
-    let r = profile_numeric("x", &[1.0, 2.0, f64::NAN, f64::NAN], 2, &Binning::Explicit(vec![1.5]));
+    let r = profile_numeric(
+        "x",
+        &[1.0, 2.0, f64::NAN, f64::NAN],
+        2,
+        &Binning::Explicit(vec![1.5]),
+    );
     let c = current_numeric(&r, &[f64::NEG_INFINITY, f64::INFINITY, 3.0, f64::NAN]);
     assert_eq!((r.counts.clone(), r.missing), (vec![1, 1], 2));
     assert_eq!((c.counts.clone(), c.missing), (vec![1, 2], 1));
@@ -51,7 +63,8 @@ fn golden_categorical_unseen_missing() {
     assert_eq!((c.counts.clone(), c.unseen, c.missing), (vec![1, 0], 1, 2));
     let d = compare_feature(&r, &c, &exact_cfg());
     // bins a, b, unseen, missing: ref (2,1,0,1) cur (1,0,1,2), shares (count+0.5)/6
-    let want = (2.0 * 0.6f64.recip().ln() * 0.0 + 2.0 * (5.0f64 / 3.0).ln() + 2.0 * 3.0f64.ln()) / 6.0;
+    let want =
+        (2.0 * 0.6f64.recip().ln() * 0.0 + 2.0 * (5.0f64 / 3.0).ln() + 2.0 * 3.0f64.ln()) / 6.0;
     assert!(close(d.psi, want), "{} vs {want}", d.psi);
     assert!(close(d.psi, 0.536_479_304_144_700_2));
     let labels: Vec<String> = d.bins.iter().map(|b| b.bin.to_string()).collect();
@@ -92,7 +105,14 @@ fn gating_and_noise_level() {
     assert_eq!(d.severity, Severity::None);
     assert_eq!(d.p_value_method, PValueMethod::Permutation);
     // Gating off gives the raw band.
-    let raw = compare_feature(&rp, &cp, &CompareConfig { gate: false, ..CompareConfig::default() });
+    let raw = compare_feature(
+        &rp,
+        &cp,
+        &CompareConfig {
+            gate: false,
+            ..CompareConfig::default()
+        },
+    );
     assert_eq!(raw.severity, raw.raw_severity);
 }
 
@@ -100,14 +120,26 @@ fn gating_and_noise_level() {
 fn insufficient_data_never_alerts() {
     let rp = profile_numeric("x", &[1.0, 2.0, 3.0], 10, &Binning::Quantile);
     let cp = current_numeric(&rp, &[100.0, 200.0, 300.0]);
-    let d = compare_feature(&rp, &cp, &CompareConfig { gate: false, ..CompareConfig::default() });
+    let d = compare_feature(
+        &rp,
+        &cp,
+        &CompareConfig {
+            gate: false,
+            ..CompareConfig::default()
+        },
+    );
     assert_eq!(d.status, FeatureStatus::InsufficientData);
     assert_eq!(d.severity, Severity::None);
 }
 
 #[test]
 fn permutation_is_deterministic() {
-    let r = profile_numeric("x", &(0..40).map(f64::from).collect::<Vec<_>>(), 10, &Binning::Quantile);
+    let r = profile_numeric(
+        "x",
+        &(0..40).map(f64::from).collect::<Vec<_>>(),
+        10,
+        &Binning::Quantile,
+    );
     let c = current_numeric(&r, &(0..15).map(|i| f64::from(i) * 2.0).collect::<Vec<_>>());
     let cfg = CompareConfig::default();
     let a = compare_feature(&r, &c, &cfg);
@@ -122,7 +154,11 @@ fn report_aggregates_and_ranks() {
     let shifted: Vec<f64> = base.iter().map(|x| x + 30.0).collect();
     let r1 = profile_numeric("stable", &base, 10, &Binning::Quantile);
     let r2 = profile_numeric("moved", &base, 10, &Binning::Quantile);
-    let reference = Profile { format_version: 1, source: "mem".into(), features: vec![r1.clone(), r2.clone()] };
+    let reference = Profile {
+        format_version: 1,
+        source: "mem".into(),
+        features: vec![r1.clone(), r2.clone()],
+    };
     let current = Profile {
         format_version: 1,
         source: "mem".into(),
@@ -130,11 +166,21 @@ fn report_aggregates_and_ranks() {
     };
     let rep = compare_profiles(&reference, &current, &CompareConfig::default());
     assert_eq!(rep.ranking, vec!["moved", "stable"]);
-    assert!(close(rep.overall_psi, (rep.features[0].psi + rep.features[1].psi) / 2.0));
+    assert!(close(
+        rep.overall_psi,
+        (rep.features[0].psi + rep.features[1].psi) / 2.0
+    ));
     assert_eq!(rep.max_psi, rep.features[0].psi);
     assert_eq!(rep.features[0].severity, Severity::Significant);
     assert!(close(rep.drifted_share, 0.5));
-    let max = compare_profiles(&reference, &current, &CompareConfig { aggregate: Aggregate::Max, ..CompareConfig::default() });
+    let max = compare_profiles(
+        &reference,
+        &current,
+        &CompareConfig {
+            aggregate: Aggregate::Max,
+            ..CompareConfig::default()
+        },
+    );
     assert_eq!(max.overall_psi, max.max_psi);
     assert_eq!(max.severity, Severity::Significant);
 }
@@ -149,9 +195,18 @@ fn golden(name: &str, actual: &str) {
 }
 
 fn small_profile() -> Profile {
-    let x = profile_numeric("x", &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, f64::NAN, 10.0], 4, &Binning::Quantile);
+    let x = profile_numeric(
+        "x",
+        &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, f64::NAN, 10.0],
+        4,
+        &Binning::Quantile,
+    );
     let c = profile_categorical("side", &[Some("buy"), Some("sell"), Some("buy"), None]);
-    Profile { format_version: 1, source: "golden".into(), features: vec![x, c] }
+    Profile {
+        format_version: 1,
+        source: "golden".into(),
+        features: vec![x, c],
+    }
 }
 
 #[test]
@@ -170,8 +225,39 @@ fn golden_report_json() {
         format_version: 1,
         source: "golden-current".into(),
         features: vec![
-            current_numeric(&p.features[0], &[5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 11.0, 12.0, 13.0, f64::NAN, 14.0, 15.0]),
-            current_categorical(&p.features[1], &[Some("buy"), Some("hold"), Some("sell"), Some("sell"), None, Some("sell"), Some("sell"), Some("sell"), Some("sell"), Some("sell"), Some("sell")]),
+            current_numeric(
+                &p.features[0],
+                &[
+                    5.0,
+                    6.0,
+                    7.0,
+                    8.0,
+                    9.0,
+                    10.0,
+                    11.0,
+                    12.0,
+                    13.0,
+                    f64::NAN,
+                    14.0,
+                    15.0,
+                ],
+            ),
+            current_categorical(
+                &p.features[1],
+                &[
+                    Some("buy"),
+                    Some("hold"),
+                    Some("sell"),
+                    Some("sell"),
+                    None,
+                    Some("sell"),
+                    Some("sell"),
+                    Some("sell"),
+                    Some("sell"),
+                    Some("sell"),
+                    Some("sell"),
+                ],
+            ),
         ],
     };
     let rep = compare_profiles(&p, &cur, &CompareConfig::default());
@@ -183,15 +269,26 @@ fn golden_report_json() {
 
 #[test]
 fn bad_profile_json_is_an_error() {
-    assert!(matches!(Profile::from_json("{", "p.json"), Err(DriftError::BadProfile { .. })));
+    assert!(matches!(
+        Profile::from_json("{", "p.json"),
+        Err(DriftError::BadProfile { .. })
+    ));
     let mut p = small_profile();
     p.features[0].counts.pop();
-    let e = Profile::from_json(&p.to_json(), "p.json").err().map(|e| e.to_string()).unwrap_or_default();
+    let e = Profile::from_json(&p.to_json(), "p.json")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
     assert!(e.contains("p.json") && e.contains("`x`"), "{e}");
 }
 
 fn counts_strategy() -> impl Strategy<Value = (Vec<u64>, Vec<u64>)> {
-    (1usize..12).prop_flat_map(|b| (prop::collection::vec(0u64..50, b), prop::collection::vec(0u64..50, b)))
+    (1usize..12).prop_flat_map(|b| {
+        (
+            prop::collection::vec(0u64..50, b),
+            prop::collection::vec(0u64..50, b),
+        )
+    })
 }
 
 proptest! {
