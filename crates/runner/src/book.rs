@@ -90,15 +90,14 @@ pub(crate) async fn mark_position(
     }
 }
 
-/// The exit of `pos` at the quoted `price`, under the backtester's cost model.
+/// The exit of `pos` at the quoted `price`, under the backtester's cost model (callers add the
+/// operator's note or the serving version).
 pub(crate) fn exit_at(
     pos: &Position,
     price: f64,
     ts: DateTime<Utc>,
     reason: &str,
-    note: Option<&str>,
     actor: &str,
-    model_version: Option<String>,
     now: DateTime<Utc>,
 ) -> Exit {
     let fill = tradai_ml::exit_fill(price, pos.amount, pos.stake_amount, pos.fee, pos.slippage);
@@ -109,9 +108,9 @@ pub(crate) fn exit_at(
         profit_abs: fill.profit_abs,
         profit_ratio: fill.profit_ratio,
         reason: reason.to_string(),
-        note: note.map(str::to_string),
+        note: None,
         actor: actor.to_string(),
-        model_version,
+        model_version: None,
         closed_at: now,
     }
 }
@@ -266,16 +265,8 @@ pub async fn close_positions(
                 continue;
             }
             let now = rb.clock.now();
-            let exit = exit_at(
-                &p,
-                p.last_price,
-                p.last_ts,
-                "manual",
-                Some(reason),
-                actor.as_str(),
-                None,
-                now,
-            );
+            let mut exit = exit_at(&p, p.last_price, p.last_ts, "manual", actor.as_str(), now);
+            exit.note = Some(reason.to_string());
             match close(&*rb.store, &p, rev, exit, Some((actor.as_str(), reason))).await? {
                 Some(t) => out.push(t),
                 None => conflicted = true,

@@ -608,13 +608,18 @@ impl Runner {
         let store = self.rb.store.clone();
         let now = self.rb.clock.now();
         let mut open: Vec<(Position, u64)> = Vec::new();
+        let mut stale: Vec<String> = Vec::new();
         for (mut p, rev) in book::stored_positions(&*store, self.strategy.as_str()).await? {
             if p.exit.is_some() {
                 // A close committed but not finished (crash, or another process mid-close).
                 book::finish_close(&*store, &p, now).await?;
                 continue;
             }
-            if p.pair == self.pair && c.close.is_finite() {
+            if p.pair == self.pair && c.ts < p.last_ts {
+                // A replayed older candle (warm-up after a restart): neither marks nor exits it.
+                stale.push(p.id.clone());
+                open.push((p, rev));
+            } else if p.pair == self.pair && c.close.is_finite() {
                 p.last_price = c.close;
                 p.last_ts = c.ts;
                 if !book::mark_position(&*store, &p, rev, now).await? {
@@ -635,17 +640,9 @@ impl Runner {
                     });
                 }
                 let mut ids = Vec::new();
-                for (p, rev) in mine {
-                    let exit = exit_at(
-                        p,
-                        c.close,
-                        c.ts,
-                        "exit_signal",
-                        None,
-                        Actor::SYSTEM,
-                        Some(version.to_string()),
-                        now,
-                    );
+                for (p, rev) in mine.into_iter().filter(|(p, _)| !stale.contains(&p.id)) {
+                    let mut exit = exit_at(p, c.close, c.ts, "exit_signal", Actor::SYSTEM, now);
+                    exit.model_version = Some(version.to_string());
                     if book::close(&*store, p, *rev, exit, None).await?.is_some() {
                         ids.push(p.id.clone());
                         self.summary.exits += 1;
