@@ -16,7 +16,7 @@ use tradai_market::{Candle, Timeframe, load_candles};
 
 /// A source of closed candles of one pair, in time order.
 #[async_trait]
-pub trait CandleFeed: Send {
+pub trait CandleFeed: Send + Sync {
     /// The next closed candle, waiting for it if it is not due yet; `None` at the end of the feed.
     /// Must be cancel-safe (the runner drops it when a status poll or shutdown comes first).
     async fn next(&mut self) -> Option<Candle>;

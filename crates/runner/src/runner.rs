@@ -9,7 +9,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
 use tokio::time::MissedTickBehavior;
 use tradai_domain::registry::artifact_prefix;
 use tradai_domain::{Actor, ModelName, StrategyId, TradingStatus};
@@ -154,6 +154,7 @@ pub struct Runner {
     status: Option<TradingStatus>,
     started: bool,
     reload: Arc<Notify>,
+    status_tx: watch::Sender<Option<TradingStatus>>,
     summary: RunSummary,
 }
 
@@ -179,6 +180,7 @@ impl Runner {
             status: None,
             started: false,
             reload: Arc::new(Notify::new()),
+            status_tx: watch::Sender::new(None),
             summary: RunSummary {
                 ended: EndReason::EndOfFeed,
                 candles: 0,
@@ -194,6 +196,12 @@ impl Runner {
     /// A handle that makes `run` reload the model between candles (SIGHUP).
     pub fn reload_handle(&self) -> ReloadHandle {
         ReloadHandle(self.reload.clone())
+    }
+
+    /// The trading status as the runner last read it, updated as it changes: for a CLI status
+    /// line, and for measuring how fast a pause is seen (`benches/runner.rs`).
+    pub fn status_watch(&self) -> watch::Receiver<Option<TradingStatus>> {
+        self.status_tx.subscribe()
     }
 
     /// The version currently serving, once started.
@@ -445,6 +453,7 @@ impl Runner {
         if self.status != Some(status) {
             tracing::info!(strategy = %self.strategy, from = ?self.status.map(|s| s.as_str()), to = status.as_str(), "trading status");
             self.status = Some(status);
+            self.status_tx.send_replace(Some(status));
         }
     }
 
