@@ -124,6 +124,74 @@ impl Global {
         Ok(tradai_training::Training::new(self.runbook()?))
     }
 
+    /// The state directory as an absolute path (training tasks run in other processes).
+    pub fn home_abs(&self) -> anyhow::Result<PathBuf> {
+        let home = self.home();
+        std::fs::create_dir_all(&home)
+            .with_context(|| format!("creating the state directory {}", home.display()))?;
+        home.canonicalize()
+            .with_context(|| format!("resolving {}", home.display()))
+    }
+
+    /// The command line that runs this `tradai` against the same home, environment and
+    /// configuration: training tasks and their supervisors use it.
+    pub fn self_command(&self) -> anyhow::Result<Vec<String>> {
+        let exe = std::env::current_exe().context("locating the tradai binary")?;
+        let mut cmd = vec![
+            exe.display().to_string(),
+            "--home".into(),
+            self.home_abs()?.display().to_string(),
+            "--env".into(),
+            self.env.clone(),
+        ];
+        if let Some(c) = &self.config {
+            let c = c.canonicalize().unwrap_or_else(|_| c.clone());
+            cmd.extend(["--config".into(), c.display().to_string()]);
+        }
+        for s in &self.set {
+            cmd.extend(["--set".into(), s.clone()]);
+        }
+        Ok(cmd)
+    }
+
+    /// The handlers' context on the embedded adapters: log channel (plus the configured
+    /// webhooks), experiment runs on the store, local training tasks, backtest evaluation.
+    pub fn ctx(&self) -> anyhow::Result<tradai_handlers::Ctx> {
+        use tradai_embedded::notify::{LogChannel, SlackChannel, WebhookChannel};
+        let rb = self.runbook()?;
+        let timeout = std::time::Duration::from_secs(10);
+        let mut channels: Vec<Arc<dyn tradai_ports::Channel>> = vec![Arc::new(LogChannel)];
+        if !rb.config.notify.webhook_url.is_empty() {
+            channels.push(Arc::new(WebhookChannel::new(
+                &rb.config.notify.webhook_url,
+                timeout,
+            )));
+        }
+        if !rb.config.notify.slack_webhook_url.is_empty() {
+            channels.push(Arc::new(SlackChannel::new(
+                &rb.config.notify.slack_webhook_url,
+                timeout,
+            )));
+        }
+        let command = self.self_command()?;
+        let logs = self.home_abs()?.join("logs").join("tasks");
+        let executor = tradai_embedded::tasks::LocalExecutor::new(
+            rb.store.clone(),
+            rb.clock.clone(),
+            command.clone(),
+            logs,
+        );
+        let training = tradai_training::Training::new(rb.clone());
+        Ok(tradai_handlers::Ctx {
+            tracker: training.tracker.clone(),
+            evaluator: Arc::new(training),
+            rb,
+            channels,
+            executor: Arc::new(executor),
+            tradai_command: command,
+        })
+    }
+
     /// Opens the embedded store and artifacts and binds the runbook to them.
     pub fn runbook(&self) -> anyhow::Result<Runbook> {
         let env = Env::new(self.env.clone()).map_err(|e| usage(e.to_string()))?;
@@ -154,6 +222,9 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
         }
         if let Some(r) = cause.downcast_ref::<RunbookError>() {
             return if r.is_usage() { 2 } else { 1 };
+        }
+        if let Some(h) = cause.downcast_ref::<tradai_handlers::HandlerError>() {
+            return if h.is_usage() { 2 } else { 1 };
         }
         if cause.downcast_ref::<tradai_domain::DomainError>().is_some() {
             return 2;

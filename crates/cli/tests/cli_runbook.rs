@@ -1,47 +1,11 @@
 //! The operator CLI as a person (or a script) uses it: real binary, real store on disk.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn tradai(home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tradai"))
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("TRADAI_ENV")
-        .env_remove("TRADAI_CONFIG")
-        .env("TRADAI_ACTOR", "alice")
-        .output()
-        .expect("run tradai")
-}
-
-fn ok_json(home: &Path, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let out = tradai(home, &a);
-    assert!(
-        out.status.success(),
-        "tradai {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "tradai {args:?}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
-fn fails(home: &Path, args: &[&str], code: i32, needle: &str) {
-    let out = tradai(home, args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "tradai {args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "tradai {args:?}: expected '{needle}' in: {err}"
-    );
-}
+use std::process::Command;
 
 fn audit_len(home: &Path) -> usize {
     ok_json(home, &["audit"]).as_array().unwrap().len()

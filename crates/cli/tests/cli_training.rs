@@ -1,53 +1,14 @@
 //! Data, training, backtests, comparisons and runs over the real binary and a store on disk;
 //! training killed midway never leaves a half-registered version.
 
+mod common;
+use common::*;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Stdio};
 use std::time::Duration;
-
-fn cmd(home: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_tradai"));
-    c.arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("TRADAI_ENV")
-        .env_remove("TRADAI_CONFIG")
-        .env("TRADAI_ACTOR", "alice");
-    c
-}
-
-fn tradai(home: &Path, args: &[&str]) -> Output {
-    cmd(home, args).output().expect("run tradai")
-}
-
-fn ok_json(home: &Path, args: &[&str]) -> Value {
-    let mut a = args.to_vec();
-    a.push("--json");
-    let out = tradai(home, &a);
-    assert!(
-        out.status.success(),
-        "tradai {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "tradai {args:?}: not JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
-}
-
-fn fails(home: &Path, args: &[&str], code: i32, needle: &str) {
-    let out = tradai(home, args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "tradai {args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "tradai {args:?}: expected '{needle}' in: {err}"
-    );
-}
 
 /// A home with `days` of 1h candles for BTC/USDT and ETH/USDT and model PascalStrategy configured.
 fn setup(days: &str, train_days: &str) -> tempfile::TempDir {

@@ -112,8 +112,8 @@ pub async fn schedule_one(
         config_version_id: None,
         overrides,
     };
-    let exec = workflow::start(ctx, input).await?;
-    let exec = workflow::advance(ctx, &exec.execution_id).await?;
+    let (exec, owner) = workflow::start(ctx, input).await?;
+    let exec = workflow::advance_as(ctx, &exec.execution_id, &owner).await?;
     let trigger = check
         .trigger
         .map(|t| t.to_string())

@@ -126,6 +126,26 @@ pub struct Execution {
     pub history: Vec<Step>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Who is running a state right now, until when. One advancer at a time (the scheduler,
+    /// the daemon, `tradai invoke`); a lease left by a crashed process expires.
+    #[serde(default)]
+    pub lease: Option<Lease>,
+}
+
+/// An advancer's claim on an execution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Lease {
+    pub owner: String,
+    pub until: DateTime<Utc>,
+}
+
+/// How long a lease lasts: longer than any state's own work (a comparison backtest), short
+/// enough that a crashed advancer's execution is picked up soon after a restart.
+pub const LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
+/// A fresh advancer identity.
+pub fn new_owner(now: DateTime<Utc>) -> String {
+    format!("{}:{}", std::process::id(), new_id(now))
 }
 
 /// What one step did.
@@ -142,9 +162,11 @@ fn key(id: &str) -> Key {
     Key::pk(id)
 }
 
-/// Starts an execution (persisted in `NormalizeInput`) and returns it.
-pub async fn start(ctx: &Ctx, input: Input) -> Result<Execution, HandlerError> {
+/// Starts an execution (persisted in `NormalizeInput`, leased to the returned owner so nobody
+/// else advances it before the caller does) and returns it.
+pub async fn start(ctx: &Ctx, input: Input) -> Result<(Execution, String), HandlerError> {
     let now = ctx.rb.clock.now();
+    let owner = new_owner(now);
     let exec = Execution {
         execution_id: format!("wf-{}", new_id(now).to_ascii_lowercase()),
         model_name: input.model_name.clone(),
@@ -166,6 +188,10 @@ pub async fn start(ctx: &Ctx, input: Input) -> Result<Execution, HandlerError> {
         }],
         created_at: now,
         updated_at: now,
+        lease: Some(Lease {
+            owner: owner.clone(),
+            until: now + LEASE,
+        }),
     };
     let doc = serde_json::to_value(&exec).map_err(|e| HandlerError::Internal(e.to_string()))?;
     ctx.rb
@@ -180,7 +206,7 @@ pub async fn start(ctx: &Ctx, input: Input) -> Result<Execution, HandlerError> {
         })
         .await?;
     tracing::info!(trace_id = %exec.execution_id, model = %exec.model_name, "retraining workflow started");
-    Ok(exec)
+    Ok((exec, owner))
 }
 
 /// One execution by id.
@@ -214,14 +240,37 @@ pub async fn list(ctx: &Ctx) -> Result<Vec<Execution>, HandlerError> {
     Ok(out)
 }
 
-/// Runs states until the execution finishes or waits for its training task. Each transition is
-/// persisted before the next state runs.
+/// Runs states until the execution finishes or waits for its training task, as a new advancer.
 pub async fn advance(ctx: &Ctx, id: &str) -> Result<Execution, HandlerError> {
+    advance_as(ctx, id, &new_owner(ctx.rb.clock.now())).await
+}
+
+/// Runs states as `owner`. Each state runs under a lease taken by conditional write, and each
+/// transition is persisted before the next state runs; an execution leased by another live
+/// advancer is left alone (returned as it is).
+pub async fn advance_as(ctx: &Ctx, id: &str, owner: &str) -> Result<Execution, HandlerError> {
     loop {
         let (mut exec, rev) = get(ctx, id).await?;
         if exec.status != Status::Running {
             return Ok(exec);
         }
+        let now = ctx.rb.clock.now();
+        if let Some(l) = &exec.lease
+            && l.owner != owner
+            && l.until > now
+        {
+            return Ok(exec);
+        }
+        exec.lease = Some(Lease {
+            owner: owner.to_string(),
+            until: now + LEASE,
+        });
+        match save(ctx, &mut exec, rev, now).await {
+            Ok(()) => {}
+            Err(HandlerError::Store(StoreError::Conflict { .. })) => continue, // lost the race: re-read
+            Err(e) => return Err(e),
+        }
+        let rev = rev + 1;
         let state = exec.state;
         let next = match run_state(ctx, &mut exec).await {
             Ok(n) => n,
@@ -234,9 +283,10 @@ pub async fn advance(ctx: &Ctx, id: &str) -> Result<Execution, HandlerError> {
             Err(e) => return Err(e),
         };
         let now = ctx.rb.clock.now();
+        exec.lease = None;
         match next {
             Next::Wait => {
-                // Persist what the state learned (task id) without moving.
+                // Persist what the state learned (task id) without moving, and let go.
                 save(ctx, &mut exec, rev, now).await?;
                 return get(ctx, id).await.map(|(e, _)| e);
             }
@@ -383,7 +433,11 @@ async fn run_state(ctx: &Ctx, exec: &mut Execution) -> Result<Next, HandlerError
                 }
                 Some(c) => to_json(&compare_models::compare(ctx, &m, c, challenger).await)?,
             };
-            let note = format!("{} (confidence {})", cmp["decision"], cmp["confidence"]);
+            let note = format!(
+                "{} (confidence {})",
+                cmp["decision"].as_str().unwrap_or("?"),
+                cmp["confidence"]
+            );
             exec.comparison = Some(cmp);
             Ok(Next::Go(State::DecidePromotion, note))
         }
@@ -687,6 +741,6 @@ async fn run_retraining(
 /// (to the end, or to the running training task; the daemon continues it).
 pub async fn handle(ctx: &Ctx, payload: Value) -> Result<Value, HandlerError> {
     let input: Input = parse("retraining-workflow", payload)?;
-    let exec = start(ctx, input).await?;
-    to_json(&advance(ctx, &exec.execution_id).await?)
+    let (exec, owner) = start(ctx, input).await?;
+    to_json(&advance_as(ctx, &exec.execution_id, &owner).await?)
 }

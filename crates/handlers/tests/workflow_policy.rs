@@ -415,7 +415,9 @@ async fn a_task_launched_before_a_crash_is_adopted_not_launched_twice() {
     )
     .await
     .unwrap();
-    let x = workflow::advance(&e.ctx, &x.execution_id).await.unwrap();
+    let x = workflow::advance_as(&e.ctx, &x.0.execution_id, &x.1)
+        .await
+        .unwrap();
     assert_eq!(x.task_id.as_deref(), Some("task-1"));
     // Simulate the crash between launch and persisting the task id.
     let (mut y, rev) = workflow::get(&e.ctx, &x.execution_id).await.unwrap();
@@ -596,4 +598,36 @@ impl NowUtc for tradai_ports::ManualClock {
     fn now_utc(&self) -> chrono::DateTime<chrono::Utc> {
         tradai_ports::Clock::now(self)
     }
+}
+
+#[tokio::test]
+async fn one_advancer_at_a_time_and_an_abandoned_lease_expires() {
+    let e = env();
+    live(&e).await;
+    let input = workflow::Input {
+        model_name: "PascalStrategy".into(),
+        force: true,
+        manual_trigger: false,
+        config_version_id: None,
+        overrides: Value::Null,
+    };
+    let (x, owner) = workflow::start(&e.ctx, input).await.unwrap();
+    // Another advancer (the daemon) finds it leased to its starter and leaves it alone.
+    let other = workflow::advance(&e.ctx, &x.execution_id).await.unwrap();
+    assert_eq!(other.state, State::NormalizeInput);
+    assert!(e.fake_exec.launched().is_empty());
+    // The starter crashes without advancing; once the lease expires the daemon takes over.
+    e.clock.advance(workflow::LEASE + Duration::seconds(1));
+    let (a, b) = tokio::join!(
+        workflow::advance(&e.ctx, &x.execution_id),
+        workflow::advance(&e.ctx, &x.execution_id)
+    );
+    a.unwrap();
+    b.unwrap();
+    assert_eq!(
+        e.fake_exec.launched().len(),
+        1,
+        "two advancers, one training task"
+    );
+    let _ = owner;
 }

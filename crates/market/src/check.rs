@@ -284,15 +284,15 @@ pub fn check_file(path: &Path, cfg: &CheckConfig) -> Result<Report, MarketError>
                     ),
                 );
             }
-            if let Some(pair) = &cfg.pair {
-                if &info.pair != pair {
-                    source.hit(
-                        1,
-                        None,
-                        None,
-                        format!("file name says pair {}, expected {pair}", info.pair),
-                    );
-                }
+            if let Some(pair) = &cfg.pair
+                && &info.pair != pair
+            {
+                source.hit(
+                    1,
+                    None,
+                    None,
+                    format!("file name says pair {}, expected {pair}", info.pair),
+                );
             }
         }
         None => {

@@ -98,10 +98,11 @@ pub fn epoch_to_datetime(v: i64) -> Option<DateTime<Utc>> {
 pub fn parse_timestamp(s: &str) -> Option<DateTime<Utc>> {
     let s = s.trim();
     let int_part = s.strip_suffix(".0").unwrap_or(s);
-    if !int_part.is_empty() && int_part.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-        if let Ok(v) = int_part.parse::<i64>() {
-            return epoch_to_datetime(v);
-        }
+    if !int_part.is_empty()
+        && int_part.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        && let Ok(v) = int_part.parse::<i64>()
+    {
+        return epoch_to_datetime(v);
     }
     if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
         return Some(dt.with_timezone(&Utc));

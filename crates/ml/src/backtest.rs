@@ -246,19 +246,19 @@ pub fn backtest(cfg: &BacktestConfig, pairs: &[PairInput<'_>]) -> Result<Backtes
         for &k in &active {
             let c = &pairs[k].candles[st[k].cursor];
             let s = &mut st[k];
-            if s.pending_exit {
-                if let Some(pos) = s.position.take() {
-                    cash += close_trade(
-                        &mut trades,
-                        pairs[k].pair,
-                        pos,
-                        c.ts,
-                        c.open,
-                        cfg,
-                        "exit_signal",
-                    );
-                    open_trades -= 1;
-                }
+            if s.pending_exit
+                && let Some(pos) = s.position.take()
+            {
+                cash += close_trade(
+                    &mut trades,
+                    pairs[k].pair,
+                    pos,
+                    c.ts,
+                    c.open,
+                    cfg,
+                    "exit_signal",
+                );
+                open_trades -= 1;
             }
             s.pending_exit = false;
         }

@@ -537,11 +537,11 @@ impl Runner {
         }
         match self.load(&model, &ptr).await {
             Ok(s) => {
-                if let Some(from) = &loaded {
-                    if from != &s.version {
-                        self.summary.model_switches += 1;
-                        tracing::info!(strategy = %self.strategy, model = %model, from = %from, to = %s.version, "model switched");
-                    }
+                if let Some(from) = &loaded
+                    && from != &s.version
+                {
+                    self.summary.model_switches += 1;
+                    tracing::info!(strategy = %self.strategy, model = %model, from = %from, to = %s.version, "model switched");
                 }
                 self.serving = Some(s);
                 Ok(())

@@ -17,6 +17,7 @@
 pub mod backtest;
 pub mod data;
 pub mod error;
+pub mod evaluator;
 pub mod model_config;
 pub mod train;
 

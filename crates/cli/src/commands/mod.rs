@@ -6,6 +6,7 @@ mod data;
 mod drift;
 mod incident;
 mod model;
+mod ops;
 mod psi;
 mod retrain;
 mod runs;
@@ -47,9 +48,8 @@ pub enum Command {
     /// Drift state of models (show, history, reset) and the PSI engine (compare, simulate).
     #[command(subcommand)]
     Drift(drift::DriftCmd),
-    /// Retraining state.
-    #[command(subcommand)]
-    Retrain(retrain::RetrainCmd),
+    /// Retraining: `retrain MODEL [--force]` schedules it (the runbook's payload), `status`, `logs`.
+    Retrain(retrain::RetrainArgs),
     /// Incidents: open, note, resolve, and read their timeline.
     #[command(subcommand)]
     Incident(incident::IncidentCmd),
@@ -71,6 +71,40 @@ pub enum Command {
     /// Experiment runs (train-MODEL, backtest-MODEL).
     #[command(subcommand)]
     Runs(runs::RunsCmd),
+    /// Run a control handler with its JSON contract: `tradai invoke drift-monitor --payload '{}'`.
+    Invoke(ops::InvokeArgs),
+    /// Run the daemon: handlers on their schedules, workflows, notifications (Ctrl-C stops it).
+    Up(ops::UpArgs),
+    /// Actions of the response policy waiting for a person.
+    Approvals {
+        /// Include decided ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Approve a waiting action: it runs now, as you.
+    Approve {
+        id: String,
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Reject a waiting action: it will not run.
+    Reject {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+    /// Training tasks (the runbook's `aws ecs list-tasks --started-by tradai-retraining`).
+    #[command(subcommand)]
+    Tasks(ops::TasksCmd),
+    /// Alarm states (`tradai-{env}-drift-moderate`, `-drift-significant`, `-heartbeat-stale`).
+    #[command(subcommand)]
+    Alarms(ops::AlarmsCmd),
+    /// Retraining workflow executions and their persisted transitions.
+    #[command(subcommand)]
+    Workflows(ops::WorkflowsCmd),
+    /// Internal: the supervisor of one training task (started by the local executor).
+    #[command(hide = true)]
+    TaskRun { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +140,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Backtest(a) => train::run_backtest(a, &g).await,
         Command::Runs(c) => runs::run(c, &g).await,
         Command::Profile(ProfileCmd::Build(a)) => psi::run_profile_build(&a, g.json).map(|()| 0),
+        Command::Invoke(a) => ops::run_invoke(a, &g).await,
+        Command::Up(a) => ops::run_up(a, &g).await,
+        Command::Approvals { all } => ops::run_approvals(all, &g).await,
+        Command::Approve { id, note } => ops::run_approve(id, note, &g).await,
+        Command::Reject { id, reason } => ops::run_reject(id, reason, &g).await,
+        Command::Tasks(c) => ops::run_tasks(c, &g).await,
+        Command::Alarms(c) => ops::run_alarms(c, &g).await,
+        Command::Workflows(c) => ops::run_workflows(c, &g).await,
+        Command::TaskRun { id } => ops::run_task(id, &g).await,
     }
 }
 

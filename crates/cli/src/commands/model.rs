@@ -145,12 +145,42 @@ fn read_metrics(path: &PathBuf) -> anyhow::Result<BTreeMap<String, serde_json::V
     Ok(map.into_iter().collect())
 }
 
+/// The metrics a person compares versions by; `--json` has them all.
+const KEY_METRICS: [&str; 5] = [
+    "profit_total",
+    "sharpe_ratio",
+    "max_drawdown",
+    "win_rate",
+    "trades",
+];
+
 fn metrics_text(v: &ModelVersion) -> String {
-    v.metrics
+    let fmt = |x: &serde_json::Value| {
+        x.as_f64().map_or_else(
+            || x.to_string(),
+            |f| {
+                if f.fract() == 0.0 {
+                    format!("{f}")
+                } else {
+                    format!("{f:.4}")
+                }
+            },
+        )
+    };
+    let key: Vec<String> = KEY_METRICS
         .iter()
-        .map(|(k, x)| format!("{k}={x}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+        .filter_map(|k| v.metrics.get(*k).map(|x| format!("{k}={}", fmt(x))))
+        .collect();
+    if key.is_empty() {
+        v.metrics
+            .iter()
+            .take(5)
+            .map(|(k, x)| format!("{k}={}", fmt(x)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        key.join(" ")
+    }
 }
 
 fn versions_table(vs: &[ModelVersion]) -> String {

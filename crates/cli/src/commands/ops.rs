@@ -1,0 +1,402 @@
+//! The control plane from the command line: `invoke`, `up`, approvals, tasks, alarms,
+//! workflows, and the hidden `task-run` a training task's supervisor runs.
+
+use crate::app::{Global, usage};
+use crate::output::{emit, fields, opt, out, table, ts};
+use clap::{Args, Subcommand};
+use serde_json::Value;
+use std::time::Duration;
+use tradai_handlers::{HANDLERS, alarms, invoke, policy, workflow};
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// Handler: drift-monitor, check-retraining-needed, retraining-scheduler, retraining-workflow,
+    /// compare-models, promote-model, model-rollback, notify, heartbeat-check, orphan-scanner.
+    pub handler: String,
+    /// The input JSON, or @FILE to read it from a file.
+    #[arg(long, default_value = "{}")]
+    pub payload: String,
+}
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// How often the daemon looks for due work.
+    #[arg(long, default_value = "1s", value_name = "DURATION")]
+    pub tick: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TasksCmd {
+    /// Training tasks, newest first.
+    List {
+        /// Only tasks started by this tag (e.g. tradai-retraining).
+        #[arg(long)]
+        started_by: Option<String>,
+    },
+    /// One task: command, status, times, exit code, log file.
+    Describe { id: String },
+    /// Stop a running task (SIGTERM to its process group).
+    Stop {
+        id: String,
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlarmsCmd {
+    /// Every alarm's state.
+    List,
+    /// State changes of one alarm, newest first.
+    History {
+        name: String,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowsCmd {
+    /// Retraining workflow executions, newest first.
+    List,
+    /// One execution with every persisted transition.
+    Show { id: String },
+}
+
+fn read_payload(p: &str) -> anyhow::Result<Value> {
+    let (text, source) = match p.strip_prefix('@') {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("cannot read payload file {path}: {e}")))?,
+            path.to_string(),
+        ),
+        None => (p.to_string(), "--payload".to_string()),
+    };
+    serde_json::from_str(&text).map_err(|e| usage(format!("{source}: invalid JSON: {e}")))
+}
+
+fn handler_error(e: tradai_handlers::HandlerError) -> anyhow::Error {
+    if e.is_usage() {
+        usage(e.to_string())
+    } else {
+        anyhow::Error::new(e)
+    }
+}
+
+pub async fn run_invoke(a: InvokeArgs, g: &Global) -> anyhow::Result<u8> {
+    if !HANDLERS.contains(&a.handler.as_str()) && a.handler != "trading-heartbeat-check" {
+        return Err(usage(format!(
+            "unknown handler '{}' (expected one of: {})",
+            a.handler,
+            HANDLERS.join(", ")
+        )));
+    }
+    let payload = read_payload(&a.payload)?;
+    let ctx = g.ctx()?;
+    let result = invoke(&ctx, &a.handler, payload)
+        .await
+        .map_err(handler_error)?;
+    out(&serde_json::to_string_pretty(&result)?)?;
+    Ok(0)
+}
+
+pub async fn run_up(a: UpArgs, g: &Global) -> anyhow::Result<u8> {
+    let tick =
+        tradai_domain::time::parse_duration("--tick", &a.tick).map_err(|e| usage(e.to_string()))?;
+    let tick = Duration::from_millis(
+        u64::try_from(tick.num_milliseconds())
+            .unwrap_or(1000)
+            .max(100),
+    );
+    let home = g.home();
+    let lock = tradai_daemon::InstanceLock::acquire(&home).map_err(|e| match e {
+        tradai_daemon::DaemonError::Locked { .. } => usage(e.to_string()),
+        e => anyhow::Error::new(e),
+    })?;
+    let ctx = g.ctx()?;
+    let daemon = tradai_daemon::Daemon::new(ctx).map_err(|e| usage(e.to_string()))?;
+    tracing::info!(home = %home.display(), env = %g.env, lock = %lock.path().display(), "tradai daemon started");
+    if !g.json {
+        eprintln!(
+            "tradai daemon running (home {}, env {}); Ctrl-C to stop",
+            home.display(),
+            g.env
+        );
+    }
+    daemon.run(tick, shutdown_signal()).await;
+    drop(lock);
+    Ok(0)
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+    tracing::info!("shutdown requested");
+}
+
+pub async fn run_task(id: String, g: &Global) -> anyhow::Result<u8> {
+    let rb = g.runbook()?;
+    let t = tradai_embedded::tasks::supervise(rb.store.clone(), rb.clock.clone(), &id).await?;
+    Ok(if t.status == tradai_ports::TaskStatus::Succeeded {
+        0
+    } else {
+        1
+    })
+}
+
+pub async fn run_approvals(all: bool, g: &Global) -> anyhow::Result<u8> {
+    let ctx = g.ctx()?;
+    let list = policy::approvals(&ctx, !all).await.map_err(handler_error)?;
+    emit(g.json, &list, || {
+        if list.is_empty() {
+            return "no pending approvals".into();
+        }
+        table(
+            &[
+                "id",
+                "status",
+                "model",
+                "action",
+                "created",
+                "decided_by",
+                "cause",
+            ],
+            list.iter()
+                .map(|a| {
+                    vec![
+                        a.id.clone(),
+                        a.status.clone(),
+                        a.model_name.to_string(),
+                        a.action.name().to_string(),
+                        ts(&a.created_at),
+                        opt(&a.decided_by),
+                        a.cause.clone(),
+                    ]
+                })
+                .collect(),
+        )
+    })?;
+    Ok(0)
+}
+
+pub async fn run_approve(id: String, note: Option<String>, g: &Global) -> anyhow::Result<u8> {
+    let ctx = g.ctx()?;
+    let a = policy::approve(&ctx, &id, &g.actor(), note.as_deref())
+        .await
+        .map_err(handler_error)?;
+    emit(g.json, &a, || {
+        format!(
+            "{} {}: {} for {} ({})",
+            a.id,
+            a.status,
+            a.action.name(),
+            a.model_name,
+            a.result
+        )
+    })?;
+    Ok(if a.status == "failed" { 1 } else { 0 })
+}
+
+pub async fn run_reject(id: String, reason: String, g: &Global) -> anyhow::Result<u8> {
+    if reason.trim().is_empty() {
+        return Err(usage("--reason must not be empty"));
+    }
+    let ctx = g.ctx()?;
+    let a = policy::reject(&ctx, &id, &g.actor(), &reason)
+        .await
+        .map_err(handler_error)?;
+    emit(g.json, &a, || {
+        format!(
+            "{} rejected: {} for {} will not run",
+            a.id,
+            a.action.name(),
+            a.model_name
+        )
+    })?;
+    Ok(0)
+}
+
+fn task_fields(t: &tradai_ports::TaskInfo) -> String {
+    fields(&[
+        ("task", t.task_id.clone()),
+        ("model", t.spec.model.clone()),
+        ("status", format!("{:?}", t.status).to_lowercase()),
+        ("started_by", t.spec.started_by.clone()),
+        ("command", t.spec.command.join(" ")),
+        ("created", ts(&t.created_at)),
+        ("started", t.started_at.as_ref().map_or("-".into(), ts)),
+        ("finished", t.finished_at.as_ref().map_or("-".into(), ts)),
+        ("pid", opt(&t.pid)),
+        ("exit_code", opt(&t.exit_code)),
+        ("log", t.log.clone()),
+        ("error", opt(&t.error)),
+        ("trace", t.spec.note.clone()),
+    ])
+}
+
+pub async fn run_tasks(cmd: TasksCmd, g: &Global) -> anyhow::Result<u8> {
+    let ctx = g.ctx()?;
+    match cmd {
+        TasksCmd::List { started_by } => {
+            let list = ctx.executor.list(started_by.as_deref()).await?;
+            emit(g.json, &list, || {
+                if list.is_empty() {
+                    return "no tasks".into();
+                }
+                table(
+                    &[
+                        "task",
+                        "model",
+                        "status",
+                        "started_by",
+                        "created",
+                        "finished",
+                        "exit",
+                    ],
+                    list.iter()
+                        .map(|t| {
+                            vec![
+                                t.task_id.clone(),
+                                t.spec.model.clone(),
+                                format!("{:?}", t.status).to_lowercase(),
+                                t.spec.started_by.clone(),
+                                ts(&t.created_at),
+                                t.finished_at.as_ref().map_or("-".into(), ts),
+                                opt(&t.exit_code),
+                            ]
+                        })
+                        .collect(),
+                )
+            })?;
+        }
+        TasksCmd::Describe { id } => {
+            let t = ctx.executor.describe(&id).await.map_err(task_error)?;
+            emit(g.json, &t, || task_fields(&t))?;
+        }
+        TasksCmd::Stop { id, reason } => {
+            let t = ctx.executor.stop(&id, &reason).await.map_err(task_error)?;
+            emit(g.json, &t, || {
+                format!(
+                    "{} is {}",
+                    t.task_id,
+                    format!("{:?}", t.status).to_lowercase()
+                )
+            })?;
+        }
+    }
+    Ok(0)
+}
+
+fn task_error(e: tradai_ports::TaskError) -> anyhow::Error {
+    match e {
+        tradai_ports::TaskError::NotFound(id) => {
+            usage(format!("task '{id}' not found (see `tradai tasks list`)"))
+        }
+        e => anyhow::Error::new(e),
+    }
+}
+
+pub async fn run_alarms(cmd: AlarmsCmd, g: &Global) -> anyhow::Result<u8> {
+    let ctx = g.ctx()?;
+    let list = match cmd {
+        AlarmsCmd::List => alarms::list(&ctx).await.map_err(handler_error)?,
+        AlarmsCmd::History { name, limit } => alarms::history(&ctx, &name, limit)
+            .await
+            .map_err(handler_error)?,
+    };
+    emit(g.json, &list, || {
+        if list.is_empty() {
+            return "no alarm has been evaluated yet (the daemon or `tradai invoke drift-monitor` does)".into();
+        }
+        table(
+            &["alarm", "state", "value", "since", "reason"],
+            list.iter()
+                .map(|a| {
+                    vec![
+                        a.name.clone(),
+                        a.state.to_string(),
+                        a.value.map_or("-".into(), |v| format!("{v:.3}")),
+                        ts(&a.updated_at),
+                        a.reason.clone(),
+                    ]
+                })
+                .collect(),
+        )
+    })?;
+    Ok(0)
+}
+
+pub async fn run_workflows(cmd: WorkflowsCmd, g: &Global) -> anyhow::Result<u8> {
+    let ctx = g.ctx()?;
+    match cmd {
+        WorkflowsCmd::List => {
+            let list = workflow::list(&ctx).await.map_err(handler_error)?;
+            emit(g.json, &list, || {
+                if list.is_empty() {
+                    return "no workflow executions".into();
+                }
+                table(
+                    &[
+                        "execution",
+                        "model",
+                        "status",
+                        "state",
+                        "task",
+                        "version",
+                        "created",
+                    ],
+                    list.iter()
+                        .map(|x| {
+                            vec![
+                                x.execution_id.clone(),
+                                x.model_name.clone(),
+                                format!("{:?}", x.status).to_lowercase(),
+                                format!("{:?}", x.state),
+                                opt(&x.task_id),
+                                opt(&x.new_version),
+                                ts(&x.created_at),
+                            ]
+                        })
+                        .collect(),
+                )
+            })?;
+        }
+        WorkflowsCmd::Show { id } => {
+            let (x, _) = workflow::get(&ctx, &id).await.map_err(handler_error)?;
+            emit(g.json, &x, || {
+                let mut s = fields(&[
+                    ("execution", x.execution_id.clone()),
+                    ("model", x.model_name.clone()),
+                    ("status", format!("{:?}", x.status).to_lowercase()),
+                    ("state", format!("{:?}", x.state)),
+                    ("task", opt(&x.task_id)),
+                    ("new version", opt(&x.new_version)),
+                    ("champion", opt(&x.champion_version)),
+                    ("error", opt(&x.error)),
+                ]);
+                s.push_str("\ntransitions:\n");
+                for h in &x.history {
+                    s.push_str(&format!(
+                        "  {}  {:<22} {}\n",
+                        ts(&h.at),
+                        format!("{:?}", h.state),
+                        h.note
+                    ));
+                }
+                s
+            })?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,54 @@
+//! Running the real `tradai` binary against a store on disk.
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// `tradai --home HOME ARGS…` with a clean environment and actor `alice`.
+pub fn cmd(home: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_tradai"));
+    c.arg("--home")
+        .arg(home)
+        .args(args)
+        .env_remove("TRADAI_ENV")
+        .env_remove("TRADAI_CONFIG")
+        .env("TRADAI_ACTOR", "alice");
+    c
+}
+
+/// Runs to completion.
+pub fn tradai(home: &Path, args: &[&str]) -> Output {
+    cmd(home, args).output().expect("run tradai")
+}
+
+/// Runs with `--json`, asserts success and parses the one JSON document.
+pub fn ok_json(home: &Path, args: &[&str]) -> Value {
+    let mut a = args.to_vec();
+    a.push("--json");
+    let out = tradai(home, &a);
+    assert!(
+        out.status.success(),
+        "tradai {args:?} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "tradai {args:?}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// Asserts the exit code and that stderr names `needle`.
+pub fn fails(home: &Path, args: &[&str], code: i32, needle: &str) {
+    let out = tradai(home, args);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "tradai {args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "tradai {args:?}: expected '{needle}' in: {err}"
+    );
+}
