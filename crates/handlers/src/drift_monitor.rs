@@ -61,6 +61,34 @@ pub struct MetricDrift {
     pub bins_used: usize,
 }
 
+/// One live feature's drift against the serving version's training reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDriftItem {
+    pub feature: String,
+    pub psi: f64,
+    pub severity: Severity,
+    pub raw_severity: Severity,
+    pub p_value: f64,
+    pub significant: bool,
+    pub noise_psi: f64,
+    pub reference_mean: Option<f64>,
+    pub current_mean: Option<f64>,
+    pub samples: u64,
+}
+
+/// Feature drift of a model: live inputs (and predictions) logged by the strategy runner in the
+/// current window against the reference profiles stored with the serving version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureDrift {
+    pub version: String,
+    pub samples: usize,
+    pub overall_psi: f64,
+    pub max_psi: f64,
+    pub severity: Severity,
+    /// Highest PSI first: the runbook's "which features have the highest PSI contribution?".
+    pub features: Vec<FeatureDriftItem>,
+}
+
 /// One model's result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelResult {
@@ -81,6 +109,9 @@ pub struct ModelResult {
     pub max_psi: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Live feature drift (when the strategy runner logged features for the serving version).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub feature_drift: Option<FeatureDrift>,
     /// Actions the response policy took because the severity rose.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub policy: Vec<policy::StepOutcome>,
@@ -163,11 +194,14 @@ pub async fn analyse(
         timestamp: ts(now),
         max_psi: None,
         error: None,
+        feature_drift: None,
         policy: vec![],
     };
+    out.feature_drift = feature_drift(ctx, model, cur_start, now).await?;
     let min = ctx.rb.config.drift.min_samples as usize;
     if reference.len() < min || current.len() < min {
         out.status = "insufficient_data".into();
+        combine_feature_drift(&mut out);
         return Ok(out);
     }
     let cfg = compare_config(ctx);
@@ -208,14 +242,126 @@ pub async fn analyse(
     }
     if features.is_empty() {
         out.status = "insufficient_data".into();
+        combine_feature_drift(&mut out);
         return Ok(out);
     }
     let report = aggregate(features, &cfg);
     out.overall_psi = Some(report.overall_psi);
     out.max_psi = Some(report.max_psi);
     out.severity = sev(report.severity);
-    out.requires_attention = out.severity != Severity::None;
+    combine_feature_drift(&mut out);
     Ok(out)
+}
+
+/// The model's severity is the worse of metric and feature drift; without enough backtest runs
+/// feature drift alone decides (status `analyzed`, `overall_psi` the features').
+fn combine_feature_drift(out: &mut ModelResult) {
+    if let Some(f) = &out.feature_drift {
+        if out.status == "insufficient_data" {
+            out.status = "analyzed".into();
+            out.overall_psi = Some(f.overall_psi);
+            out.max_psi = Some(f.max_psi);
+        } else {
+            out.max_psi = out.max_psi.map(|m| m.max(f.max_psi));
+        }
+        out.severity = out.severity.max(f.severity);
+    }
+    out.requires_attention = out.severity != Severity::None;
+}
+
+/// Feature drift of the serving version over `[from, to)`; None when there is no serving
+/// version, no stored reference profile, or too few logged rows.
+async fn feature_drift(
+    ctx: &Ctx,
+    model: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Option<FeatureDrift>, HandlerError> {
+    let Ok(name) = ModelName::new(model.to_string()) else {
+        return Ok(None);
+    };
+    let Some(ptr) = ctx.rb.model_serving(&name).await? else {
+        return Ok(None);
+    };
+    let log =
+        tradai_runner::logged_features(&*ctx.rb.store, &name, from, to, Some(&ptr.model_version))
+            .await
+            .map_err(|e| {
+                HandlerError::Internal(format!("reading logged features of {model}: {e}"))
+            })?;
+    if (log.rows as u64) < ctx.rb.config.drift.min_samples {
+        return Ok(None);
+    }
+    let Ok(v) = ptr.model_version.parse::<u64>() else {
+        return Ok(None);
+    };
+    let dir = tempfile_dir()?;
+    let prefix = tradai_domain::registry::artifact_prefix(model, v);
+    if ctx.rb.artifacts.get_dir(&prefix, dir.path()).await.is_err() {
+        return Ok(None);
+    }
+    let mut profiles = Vec::new();
+    for file in ["reference_features.json", "reference_predictions.json"] {
+        let path = dir.path().join(file);
+        if path.exists() {
+            profiles.push(
+                tradai_drift::Profile::read(&path)
+                    .map_err(|e| HandlerError::Internal(format!("{model} v{v} {file}: {e}")))?,
+            );
+        }
+    }
+    if profiles.is_empty() {
+        return Ok(None);
+    }
+    let cfg = compare_config(ctx);
+    let mut drifts = Vec::new();
+    for fp in profiles.iter().flat_map(|p| p.features.iter()) {
+        let values = if fp.name == "prediction" {
+            Some(&log.predictions)
+        } else {
+            log.features.get(&fp.name)
+        };
+        let Some(values) = values else { continue };
+        let cur = current_numeric(fp, values);
+        drifts.push(compare_feature(fp, &cur, &cfg));
+    }
+    if drifts.is_empty() {
+        return Ok(None);
+    }
+    let report = aggregate(drifts, &cfg);
+    let features = report
+        .features
+        .iter()
+        .map(|f| FeatureDriftItem {
+            feature: f.name.clone(),
+            psi: f.psi,
+            severity: if f.status == FeatureStatus::InsufficientData {
+                Severity::None
+            } else {
+                sev(f.severity)
+            },
+            raw_severity: sev(f.raw_severity),
+            p_value: f.p_value,
+            significant: f.significant,
+            noise_psi: f.noise_psi,
+            reference_mean: f.reference.as_ref().map(|s| s.mean),
+            current_mean: f.current.as_ref().map(|s| s.mean),
+            samples: f.n_cur,
+        })
+        .collect();
+    Ok(Some(FeatureDrift {
+        version: ptr.model_version,
+        samples: log.rows,
+        overall_psi: report.overall_psi,
+        max_psi: report.max_psi,
+        severity: sev(report.severity),
+        features,
+    }))
+}
+
+fn tempfile_dir() -> Result<tempfile::TempDir, HandlerError> {
+    tempfile::tempdir()
+        .map_err(|e| HandlerError::Internal(format!("cannot create a temporary directory: {e}")))
 }
 
 /// Analyses, records, raises alarms and applies the policy for one model.
@@ -314,6 +460,7 @@ pub async fn handle(ctx: &Ctx, payload: Value) -> Result<Value, HandlerError> {
                     timestamp: ts(ctx.rb.clock.now()),
                     max_psi: None,
                     error: Some(e.to_string()),
+                    feature_drift: None,
                     policy: vec![],
                 });
             }

@@ -217,3 +217,105 @@ async fn too_few_samples_is_insufficient_data_and_one_bad_model_does_not_stop_ot
             .contains("bad name")
     );
 }
+
+/// Registers and promotes a version whose artifact carries a training reference profile of one
+/// feature (`ret_1`, values spread over [-1, 1]).
+async fn serving_with_reference(e: &TestEnv, model: &str) {
+    let dir = e.tmp.path().join(format!("art-{model}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let reference: Vec<f64> = (0..500)
+        .map(|i| -1.0 + 2.0 * (i as f64 + 0.5) / 500.0)
+        .collect();
+    let fp =
+        tradai_drift::profile_numeric("ret_1", &reference, 10, &tradai_drift::Binning::Quantile);
+    let profile = tradai_drift::Profile {
+        format_version: tradai_drift::profile::PROFILE_FORMAT_VERSION,
+        source: "training".into(),
+        features: vec![fp],
+    };
+    std::fs::write(
+        dir.join("reference_features.json"),
+        serde_json::to_string(&profile).unwrap(),
+    )
+    .unwrap();
+    let m = ModelName::new(model).unwrap();
+    let v = e
+        .ctx
+        .rb
+        .model_register(&m, &dir, Default::default(), &Actor::new("alice"))
+        .await
+        .unwrap();
+    e.ctx
+        .rb
+        .model_promote(&m, v.version, &Actor::new("alice"), None)
+        .await
+        .unwrap();
+}
+
+/// Logs what the strategy runner logs: one prediction per hour over the last `hours`, with the
+/// feature drawn from `values` in turn.
+async fn live_features(e: &TestEnv, model: &str, hours: usize, values: impl Fn(usize) -> f64) {
+    for i in 0..hours {
+        let ts = e.clock.now() - Duration::hours((hours - i) as i64);
+        let rec = tradai_runner::PredictionRecord {
+            strategy_id: "S1".into(),
+            pair: "BTC/USDT".into(),
+            ts,
+            model_name: model.into(),
+            model_version: "1".into(),
+            prediction: Some(0.0),
+            signal: tradai_ml::Signal::Hold,
+            features: [("ret_1".to_string(), values(i))].into_iter().collect(),
+            status: TradingStatus::Running,
+            logged_at: ts,
+        };
+        let w = tradai_ports::Write {
+            table: tradai_ports::Table::PREDICTIONS,
+            key: rec.key(),
+            doc: Some(serde_json::to_value(&rec).unwrap()),
+            expect: tradai_ports::Expect::Anything,
+            at: ts,
+            audit: None,
+        };
+        tradai_ports::StateStore::write(&*e.ctx.rb.store, w)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn live_features_are_compared_with_the_training_reference() {
+    let e = env();
+    serving_with_reference(&e, "Calm").await;
+    serving_with_reference(&e, "Shifted").await;
+    // The same distribution live, for a week of hourly candles: no feature drift.
+    live_features(&e, "Calm", 168, |i| {
+        -1.0 + 2.0 * ((i * 37) % 168) as f64 / 168.0
+    })
+    .await;
+    // The inputs moved far to the right: significant, and alone enough to act (no backtest runs).
+    live_features(&e, "Shifted", 168, |i| {
+        0.5 + ((i * 37) % 168) as f64 / 168.0
+    })
+    .await;
+    let out = invoke(
+        &e.ctx,
+        "drift-monitor",
+        json!({"models": ["Calm", "Shifted"]}),
+    )
+    .await
+    .unwrap();
+    let calm = &out["results"][0];
+    assert_eq!(calm["feature_drift"]["severity"], "none", "{calm:#}");
+    assert_eq!(calm["feature_drift"]["samples"], 168);
+    assert_eq!(calm["severity"], "none");
+    let shifted = &out["results"][1];
+    let fd = &shifted["feature_drift"];
+    assert_eq!(fd["severity"], "significant", "{fd:#}");
+    assert_eq!(fd["features"][0]["feature"], "ret_1");
+    assert!(fd["features"][0]["current_mean"].as_f64().unwrap() > 0.9);
+    assert_eq!(shifted["status"], "analyzed");
+    assert_eq!(shifted["severity"], "significant");
+    assert_eq!(shifted["requires_attention"], true);
+    assert_eq!(out["summary"]["drifted"], 1);
+}

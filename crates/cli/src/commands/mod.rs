@@ -9,6 +9,7 @@ mod model;
 mod ops;
 mod psi;
 mod retrain;
+mod run;
 mod runs;
 mod strategy;
 mod trading;
@@ -102,6 +103,10 @@ pub enum Command {
     /// Retraining workflow executions and their persisted transitions.
     #[command(subcommand)]
     Workflows(ops::WorkflowsCmd),
+    /// Run a strategy on paper with the served model version (the runbook's strategy service).
+    Run(run::RunArgs),
+    /// Open positions of a strategy; `positions close` for manual intervention.
+    Positions(run::PositionsArgs),
     /// Internal: the supervisor of one training task (started by the local executor).
     #[command(hide = true)]
     TaskRun { id: String },
@@ -149,6 +154,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Alarms(c) => ops::run_alarms(c, &g).await,
         Command::Workflows(c) => ops::run_workflows(c, &g).await,
         Command::TaskRun { id } => ops::run_task(id, &g).await,
+        Command::Run(a) => run::run(a, &g).await,
+        Command::Positions(a) => run::positions(a, &g).await,
     }
 }
 
