@@ -671,6 +671,9 @@ async fn run_retraining(
             None => {
                 let mut command = ctx.tradai_command.clone();
                 command.extend(["train".to_string(), m.to_string()]);
+                if let Some(c) = &exec.input.config_version_id {
+                    command.extend(["--config-version-id".to_string(), c.clone()]);
+                }
                 let timeout_secs =
                     (ctx.rb.config.retraining.max_task_runtime_hours * 3600.0).round() as u64;
                 let spec = TaskSpec {

@@ -440,6 +440,11 @@ async fn a_task_launched_before_a_crash_is_adopted_not_launched_twice() {
     assert_eq!(z.task_id.as_deref(), Some("task-1"));
     assert_eq!(e.fake_exec.launched().len(), 1);
     assert_eq!(z.input.config_version_id.as_deref(), Some("cfg-7"));
+    let cmd = &e.fake_exec.launched()[0].spec.command;
+    assert_eq!(
+        &cmd[cmd.len() - 4..],
+        &["train", "PascalStrategy", "--config-version-id", "cfg-7"]
+    );
 }
 
 #[tokio::test]
