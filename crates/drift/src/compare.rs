@@ -8,59 +8,9 @@ use crate::binning::merge_groups;
 use crate::profile::{EdgeMethod, FeatureKind, FeatureProfile, NumericSummary, Profile};
 use crate::stats::chi2_sf;
 
-/// Severity bands of contracts §2.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    /// PSI < moderate threshold (or not statistically significant when gated).
-    None,
-    /// moderate ≤ PSI ≤ significant.
-    Moderate,
-    /// PSI > significant threshold.
-    Significant,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::None => "none",
-            Severity::Moderate => "moderate",
-            Severity::Significant => "significant",
-        })
-    }
-}
-
-/// PSI thresholds (`PSI_MODERATE_THRESHOLD`, `PSI_SIGNIFICANT_THRESHOLD`).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Thresholds {
-    /// Lower bound of `moderate` (inclusive), default 0.10.
-    pub moderate: f64,
-    /// Upper bound of `moderate` (inclusive); above is `significant`. Default 0.25.
-    pub significant: f64,
-}
-
-impl Default for Thresholds {
-    fn default() -> Self {
-        Self {
-            moderate: 0.10,
-            significant: 0.25,
-        }
-    }
-}
-
-impl Thresholds {
-    /// Band of a PSI value: none `< moderate`, moderate `moderate ≤ psi ≤ significant`,
-    /// significant `> significant`.
-    pub fn band(&self, psi: f64) -> Severity {
-        if psi > self.significant {
-            Severity::Significant
-        } else if psi >= self.moderate {
-            Severity::Moderate
-        } else {
-            Severity::None
-        }
-    }
-}
+/// Severity bands and thresholds are the domain's (contracts §2), so the engine and the
+/// control plane can never disagree on a boundary.
+pub use tradai_domain::{Severity, Thresholds};
 
 /// How per-feature PSI values are combined into `overall_psi`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -578,7 +528,7 @@ pub fn compare_feature(
         FeatureStatus::Analyzed
     };
     let significant = status == FeatureStatus::Analyzed && p_value < cfg.alpha;
-    let raw_severity = cfg.thresholds.band(psi);
+    let raw_severity = cfg.thresholds.classify(psi);
     let severity = if status != FeatureStatus::Analyzed || (cfg.gate && !significant) {
         Severity::None
     } else {
@@ -648,7 +598,7 @@ pub fn aggregate(mut features: Vec<FeatureDrift>, cfg: &CompareConfig) -> DriftR
         .map(|f| f.severity)
         .max()
         .unwrap_or(Severity::None);
-    let band = cfg.thresholds.band(overall_psi);
+    let band = cfg.thresholds.classify(overall_psi);
     let severity = if cfg.gate {
         band.min(worst_gated)
     } else {

@@ -85,10 +85,10 @@ fn golden_evidently_fill() {
 #[test]
 fn severity_bands_match_contract() {
     let t = Thresholds::default();
-    assert_eq!(t.band(0.0999), Severity::None);
-    assert_eq!(t.band(0.10), Severity::Moderate);
-    assert_eq!(t.band(0.25), Severity::Moderate);
-    assert_eq!(t.band(0.2501), Severity::Significant);
+    assert_eq!(t.classify(0.0999), Severity::None);
+    assert_eq!(t.classify(0.10), Severity::Moderate);
+    assert_eq!(t.classify(0.25), Severity::Moderate);
+    assert_eq!(t.classify(0.2501), Severity::Significant);
 }
 
 #[test]

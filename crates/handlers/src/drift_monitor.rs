@@ -121,14 +121,6 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn sev(s: tradai_drift::Severity) -> Severity {
-    match s {
-        tradai_drift::Severity::None => Severity::None,
-        tradai_drift::Severity::Moderate => Severity::Moderate,
-        tradai_drift::Severity::Significant => Severity::Significant,
-    }
-}
-
 fn compare_config(ctx: &Ctx) -> CompareConfig {
     let d = &ctx.rb.config.drift;
     CompareConfig {
@@ -228,11 +220,11 @@ pub async fn analyse(
             severity: if f.status == FeatureStatus::InsufficientData {
                 Severity::None
             } else {
-                sev(f.severity)
+                f.severity
             },
             reference_mean: mean(&r),
             current_mean: mean(&c),
-            raw_severity: sev(f.raw_severity),
+            raw_severity: f.raw_severity,
             p_value: f.p_value,
             significant: f.significant,
             noise_psi: f.noise_psi,
@@ -248,7 +240,7 @@ pub async fn analyse(
     let report = aggregate(features, &cfg);
     out.overall_psi = Some(report.overall_psi);
     out.max_psi = Some(report.max_psi);
-    out.severity = sev(report.severity);
+    out.severity = report.severity;
     combine_feature_drift(&mut out);
     Ok(out)
 }
@@ -338,9 +330,9 @@ async fn feature_drift(
             severity: if f.status == FeatureStatus::InsufficientData {
                 Severity::None
             } else {
-                sev(f.severity)
+                f.severity
             },
-            raw_severity: sev(f.raw_severity),
+            raw_severity: f.raw_severity,
             p_value: f.p_value,
             significant: f.significant,
             noise_psi: f.noise_psi,
@@ -354,7 +346,7 @@ async fn feature_drift(
         samples: log.rows,
         overall_psi: report.overall_psi,
         max_psi: report.max_psi,
-        severity: sev(report.severity),
+        severity: report.severity,
         features,
     }))
 }

@@ -193,6 +193,26 @@ fn row_to_item(
     })
 }
 
+/// Runs an items query (`SELECT pk, sk, rev, doc, updated_at …`) and decodes its rows.
+fn collect_items(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    params: impl rusqlite::Params,
+    tbl: &str,
+    path: &Path,
+) -> Result<Vec<Item>, StoreError> {
+    let rows = stmt
+        .query_map(params, |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .map_err(|e| backend(path, e))?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (pk, sk, rev, doc, at) = row.map_err(|e| backend(path, e))?;
+        out.push(row_to_item(tbl, pk, sk, rev, doc, at)?);
+    }
+    Ok(out)
+}
+
 #[async_trait]
 impl StateStore for SqliteStore {
     fn env(&self) -> &str {
@@ -294,18 +314,12 @@ impl StateStore for SqliteStore {
             );
             let limit = q.limit.map_or(-1, |l| l as i64);
             let mut stmt = conn.prepare_cached(&sql).map_err(|e| backend(path, e))?;
-            let rows = stmt
-                .query_map(
-                    params![tbl, pk, q.sk_prefix, q.sk_from, limit, q.sk_before],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .map_err(|e| backend(path, e))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (pk, sk, rev, doc, at) = row.map_err(|e| backend(path, e))?;
-                out.push(row_to_item(&tbl, pk, sk, rev, doc, at)?);
-            }
-            Ok(out)
+            collect_items(
+                &mut stmt,
+                params![tbl, pk, q.sk_prefix, q.sk_from, limit, q.sk_before],
+                &tbl,
+                path,
+            )
         })
         .await
     }
@@ -318,17 +332,7 @@ impl StateStore for SqliteStore {
                     "SELECT pk, sk, rev, doc, updated_at FROM items WHERE tbl = ?1 ORDER BY pk, sk",
                 )
                 .map_err(|e| backend(path, e))?;
-            let rows = stmt
-                .query_map(params![tbl], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                })
-                .map_err(|e| backend(path, e))?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (pk, sk, rev, doc, at) = row.map_err(|e| backend(path, e))?;
-                out.push(row_to_item(&tbl, pk, sk, rev, doc, at)?);
-            }
-            Ok(out)
+            collect_items(&mut stmt, params![tbl], &tbl, path)
         })
         .await
     }

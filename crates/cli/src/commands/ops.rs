@@ -128,8 +128,8 @@ pub async fn run_up(a: UpArgs, g: &Global) -> anyhow::Result<u8> {
     Ok(0)
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
+/// Resolves on SIGINT or SIGTERM: how `up` and `run` stop gracefully.
+pub(crate) async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
     match signal(SignalKind::terminate()) {
         Ok(mut term) => {

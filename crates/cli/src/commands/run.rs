@@ -146,21 +146,10 @@ pub async fn run(a: RunArgs, g: &Global) -> anyhow::Result<u8> {
             }
         }
     });
-    let shutdown = async {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    };
-    let summary = runner.run(shutdown).await.map_err(runner_error)?;
+    let summary = runner
+        .run(super::ops::shutdown_signal())
+        .await
+        .map_err(runner_error)?;
     hup.abort();
     let out = serde_json::json!({
         "strategy_id": id, "ended": format!("{:?}", summary.ended), "candles": summary.candles,
