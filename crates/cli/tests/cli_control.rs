@@ -175,6 +175,53 @@ fn invoke_speaks_the_contracts_and_refuses_bad_input() {
     fails(h, &["retrain", "bad/name"], 2, "invalid model name");
 }
 
+/// Every handler of the contracts is reachable through `tradai invoke`: on an empty home each
+/// answers with its contract's JSON, or refuses the payload by name (exit 2).
+#[test]
+fn invoke_reaches_every_handler() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = tmp.path();
+    let handlers = [
+        "check-retraining-needed",
+        "compare-models",
+        "drift-monitor",
+        "heartbeat-check",
+        "model-rollback",
+        "notify",
+        "orphan-scanner",
+        "promote-model",
+        "retraining-scheduler",
+        "retraining-workflow",
+    ];
+    for name in handlers {
+        let out = tradai(h, &["invoke", name, "--payload", "{}"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("unknown handler"), "{name}: {stderr}");
+        match out.status.code() {
+            Some(0) => {
+                let v: Value = serde_json::from_slice(&out.stdout)
+                    .unwrap_or_else(|e| panic!("{name}: output is not JSON: {e}"));
+                assert!(v.is_object(), "{name}: {v}");
+            }
+            Some(2) => assert!(
+                stderr.contains(name) || stderr.contains("model"),
+                "{name}: {stderr}"
+            ),
+            other => panic!("{name}: exit {other:?}: {stderr}"),
+        }
+    }
+    // Those that need no input run on an empty home.
+    for name in [
+        "drift-monitor",
+        "heartbeat-check",
+        "orphan-scanner",
+        "retraining-scheduler",
+    ] {
+        let v = ok_json(h, &["invoke", name, "--payload", "{}"]);
+        assert!(v.is_object(), "{name}: {v}");
+    }
+}
+
 #[test]
 fn concurrent_retrain_commands_start_one_training_and_the_daemon_finishes_the_workflow() {
     let home = live();

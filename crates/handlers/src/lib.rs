@@ -31,10 +31,15 @@ use serde_json::Value;
 /// Every handler name `tradai invoke` accepts.
 pub const HANDLERS: &[&str] = &[
     "check-retraining-needed",
+    "compare-models",
+    "drift-monitor",
     "heartbeat-check",
     "model-rollback",
     "notify",
+    "orphan-scanner",
     "promote-model",
+    "retraining-scheduler",
+    "retraining-workflow",
 ];
 
 /// Runs handler `name` on `payload`.

@@ -84,6 +84,7 @@ fn handler_error(e: tradai_handlers::HandlerError) -> anyhow::Error {
 }
 
 pub async fn run_invoke(a: InvokeArgs, g: &Global) -> anyhow::Result<u8> {
+    // The handler name is checked before the payload is read or the store opened.
     if !HANDLERS.contains(&a.handler.as_str()) && a.handler != "trading-heartbeat-check" {
         return Err(usage(format!(
             "unknown handler '{}' (expected one of: {})",
