@@ -449,6 +449,7 @@ pub(crate) fn numeric_profile_from(
         missing: acc.missing,
         n: acc.n,
         summary: acc.summary(quantiles),
+        design_effect: None,
     }
 }
 

@@ -221,6 +221,18 @@ pub struct FeatureDrift {
     /// Current statistics (numeric).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<NumericSummary>,
+    /// Sample sizes were divided by this for the test (autocorrelated time series, see
+    /// [`crate::stats::design_effect`]); 1 = independent rows (not serialised).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub design_effect: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+fn is_one(x: &f64) -> bool {
+    *x == 1.0
 }
 
 /// Drift over all features.
@@ -388,6 +400,24 @@ pub fn compare_feature(
     current: &FeatureProfile,
     cfg: &CompareConfig,
 ) -> FeatureDrift {
+    compare_feature_dependent(reference, current, cfg, 1.0)
+}
+
+/// [`compare_feature`] for rows that are not independent draws: consecutive values of a time
+/// series. Both windows' sizes count as `n / design_effect` in the test, its expected noise and
+/// the small-sample bin merging; the p-value is then asymptotic (a permutation test assumes
+/// exchangeable rows, which a time series is not). PSI itself does not change.
+pub fn compare_feature_dependent(
+    reference: &FeatureProfile,
+    current: &FeatureProfile,
+    cfg: &CompareConfig,
+    design_effect: f64,
+) -> FeatureDrift {
+    let deff = if design_effect.is_finite() && design_effect > 1.0 {
+        design_effect
+    } else {
+        1.0
+    };
     let evidently = matches!(cfg.shares, ShareRule::EvidentlyFill);
     let nb = reference.counts.len();
     let ref_vals: u64 = reference.counts.iter().sum::<u64>() + reference.unseen;
@@ -399,7 +429,7 @@ pub fn compare_feature(
         && cfg.min_expected_per_bin > 0.0
         && reference.edge_method != EdgeMethod::Evidently
     {
-        let smaller = ref_vals.min(cur_vals) as f64;
+        let smaller = ref_vals.min(cur_vals) as f64 / deff;
         let target = ((smaller / cfg.min_expected_per_bin).floor() as usize).clamp(2, nb.max(2));
         merge_groups(&reference.counts, target)
     } else {
@@ -496,7 +526,7 @@ pub fn compare_feature(
     let (p_value, method, statistic, noise) = if n == 0 || m == 0 || df == 0 {
         (1.0, PValueMethod::None, 0.0, 0.0)
     } else {
-        let (nf, mf) = (n as f64, m as f64);
+        let (nf, mf) = (n as f64 / deff, m as f64 / deff);
         let scale = nf * mf / (nf + mf);
         let statistic = psi * scale;
         let noise = df as f64 / scale;
@@ -507,7 +537,11 @@ pub fn compare_feature(
             .map(|(a, b)| smaller * (a + b) as f64 / (nf + mf))
             .fold(f64::INFINITY, f64::min);
         let cost = (cfg.permutations as f64) * smaller * bins_used as f64;
-        if min_expected >= cfg.asymptotic_min_expected || cfg.permutations == 0 || cost > 4e8 {
+        if deff > 1.0
+            || min_expected >= cfg.asymptotic_min_expected
+            || cfg.permutations == 0
+            || cost > 4e8
+        {
             (
                 chi2_sf(statistic, df as f64),
                 PValueMethod::ChiSquare,
@@ -522,7 +556,12 @@ pub fn compare_feature(
         }
     };
 
-    let status = if reference.n < cfg.min_samples || current.n < cfg.min_samples {
+    // Effective rows: a window of a slow feature holds fewer independent values than rows.
+    let effective_cur = current.n as f64 / deff;
+    let status = if reference.n < cfg.min_samples
+        || current.n < cfg.min_samples
+        || effective_cur < cfg.min_samples as f64
+    {
         FeatureStatus::InsufficientData
     } else {
         FeatureStatus::Analyzed
@@ -557,6 +596,7 @@ pub fn compare_feature(
         bins,
         reference: reference.summary,
         current: current.summary,
+        design_effect: deff,
     }
 }
 

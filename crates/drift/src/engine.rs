@@ -241,6 +241,7 @@ impl ProfileAccumulator {
                         missing: c.missing,
                         n: c.n,
                         summary: None,
+                        design_effect: None,
                     }
                 }
             })
@@ -552,6 +553,7 @@ pub fn build_profile(source: &dyn BatchSource, opts: &ProfileOptions) -> Result<
                         max: 0.0,
                         quantiles,
                     }),
+                    design_effect: None,
                 }
             })
             .collect(),
@@ -693,6 +695,7 @@ pub fn profile_categorical(name: &str, values: &[Option<&str>]) -> FeatureProfil
         missing,
         n: values.len() as u64,
         summary: None,
+        design_effect: None,
     }
 }
 
@@ -1019,5 +1022,6 @@ fn evid_profile(
         missing,
         n,
         summary: None,
+        design_effect: None,
     }
 }

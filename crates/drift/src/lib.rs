@@ -22,8 +22,8 @@ pub mod stats;
 
 pub use compare::{
     Aggregate, BinDrift, BinLabel, CompareConfig, DriftReport, FeatureDrift, FeatureStatus,
-    PValueMethod, Severity, ShareRule, Thresholds, aggregate, compare_feature, compare_profiles,
-    permutation_p_value, psi_counts,
+    PValueMethod, Severity, ShareRule, Thresholds, aggregate, compare_feature,
+    compare_feature_dependent, compare_profiles, permutation_p_value, psi_counts,
 };
 pub use engine::{
     Binning, MeasureOptions, ProfileAccumulator, ProfileOptions, build_profile, compare_evidently,

@@ -135,6 +135,11 @@ pub struct FeatureProfile {
     /// Numeric statistics (absent for categorical features or without finite values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<NumericSummary>,
+    /// How many consecutive rows one independent draw is worth when the rows are a time
+    /// series (see [`crate::stats::series_design_effect`]); measured on the long reference
+    /// series so that a short current window need not estimate it. Absent: independent rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub design_effect: Option<f64>,
 }
 
 impl FeatureProfile {
@@ -195,6 +200,11 @@ impl FeatureProfile {
                 out.counts = map.values().copied().collect();
             }
         }
+        // Parts of one series share its dependence; keep the more cautious estimate.
+        out.design_effect = match (self.design_effect, other.design_effect) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
         out.unseen += other.unseen;
         out.missing += other.missing;
         out.n += other.n;

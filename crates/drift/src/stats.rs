@@ -171,6 +171,96 @@ impl Moments {
     }
 }
 
+/// Lag-1 autocorrelation of a series in time order (finite values only); None with fewer than
+/// three values or no variance.
+pub fn lag1_autocorrelation(values: &[f64]) -> Option<f64> {
+    let v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.len() < 3 {
+        return None;
+    }
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let var: f64 = v.iter().map(|x| (x - mean) * (x - mean)).sum();
+    if var <= 0.0 || !var.is_finite() {
+        return None;
+    }
+    let cov: f64 = v.windows(2).map(|w| (w[0] - mean) * (w[1] - mean)).sum();
+    Some((cov / var).clamp(-1.0, 1.0))
+}
+
+/// How many independent draws one value of a time series is worth, inverted: the AR(1)
+/// design effect `(1 + ρ) / (1 − ρ)` from the lag-1 autocorrelation, at least 1.
+///
+/// Consecutive hourly values of a slow feature (a 24-hour volatility, a MACD) are nearly the
+/// same value repeated; treating them as independent makes a few hours of ordinary market
+/// look like drift. Dividing the sample sizes by this factor keeps the test honest. Negative
+/// autocorrelation is not rewarded (the factor stays 1), and ρ is capped at 0.99 after a
+/// small-sample bias correction.
+pub fn design_effect(values_in_time_order: &[f64]) -> f64 {
+    let n = values_in_time_order
+        .iter()
+        .filter(|x| x.is_finite())
+        .count() as f64;
+    match lag1_autocorrelation(values_in_time_order) {
+        Some(rho) => {
+            // The sample autocorrelation of a short persistent series is biased low by about
+            // (1 + 3ρ)/n (Marriott & Pope, 1954): correct it, or a few hours of a slow
+            // feature would count as many independent draws.
+            let r = (rho + (1.0 + 3.0 * rho) / n).min(0.99);
+            if r <= 0.0 {
+                return 1.0;
+            }
+            (1.0 + r) / (1.0 - r)
+        }
+        _ => 1.0,
+    }
+}
+
+/// Longest lag [`series_design_effect`] looks at: dependence longer than this (weeks of
+/// hourly candles) is beyond what a drift window could tell apart anyway.
+const MAX_DEPENDENCE_LAG: usize = 1000;
+
+/// The design effect `τ = 1 + 2 Σ ρ_k` of a long series in time order (finite values only),
+/// estimated with Geyer's initial monotone positive sequence: autocorrelations are summed in
+/// pairs while a pair's sum stays positive and non-increasing. At least 1.
+///
+/// Unlike the lag-1 (AR(1)) estimate this sees the dependence of rolling-window features: a
+/// 24-candle volatility has `ρ_k ≈ 1 − k/24`, so `τ ≈ 24`, while AR(1) would say about 49
+/// from its lag-1 value and a short window's lag-1 estimate far less. Built on the reference
+/// (training) window, where thousands of rows make the estimate stable.
+pub fn series_design_effect(values_in_time_order: &[f64]) -> f64 {
+    let v: Vec<f64> = values_in_time_order
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .collect();
+    let n = v.len();
+    if n < 4 {
+        return 1.0;
+    }
+    let mean = v.iter().sum::<f64>() / n as f64;
+    let d: Vec<f64> = v.iter().map(|x| x - mean).collect();
+    let var: f64 = d.iter().map(|x| x * x).sum();
+    if var <= 0.0 || !var.is_finite() {
+        return 1.0;
+    }
+    let rho = |k: usize| -> f64 { d.iter().zip(&d[k..]).map(|(a, b)| a * b).sum::<f64>() / var };
+    let max_lag = (n / 2).min(MAX_DEPENDENCE_LAG);
+    let mut sum = 0.0;
+    let mut prev = f64::INFINITY;
+    let mut m = 0;
+    while 2 * m < max_lag {
+        let pair = if m == 0 { 1.0 } else { rho(2 * m) } + rho(2 * m + 1);
+        if pair <= 0.0 {
+            break;
+        }
+        let pair = pair.min(prev);
+        sum += pair;
+        prev = pair;
+        m += 1;
+    }
+    (2.0 * sum - 1.0).max(1.0)
+}
+
 /// Quantile of sorted data with linear interpolation (numpy's default, "type 7").
 pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     if sorted.is_empty() {
@@ -189,6 +279,84 @@ mod tests {
 
     fn close(a: f64, b: f64, tol: f64) -> bool {
         (a - b).abs() <= tol * b.abs().max(1e-300)
+    }
+
+    /// A seeded uniform noise source in [-0.5, 0.5) (no dependency for one test).
+    fn noise(n: usize, seed: u64) -> Vec<f64> {
+        let mut state = seed;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5
+            })
+            .collect()
+    }
+
+    #[test]
+    fn series_design_effect_of_known_processes() {
+        // Independent draws: about 1.
+        let iid = noise(20_000, 1);
+        let d = series_design_effect(&iid);
+        assert!((1.0..1.2).contains(&d), "iid {d}");
+        // AR(1) with φ = 0.5: (1 + φ) / (1 − φ) = 3.
+        let mut x = 0.0;
+        let ar: Vec<f64> = noise(20_000, 2)
+            .into_iter()
+            .map(|e| {
+                x = 0.5 * x + e;
+                x
+            })
+            .collect();
+        let d = series_design_effect(&ar);
+        assert!((d - 3.0).abs() < 0.3, "AR(1) {d}");
+        // A 24-value rolling mean of independent draws: τ = 24.
+        let e = noise(20_024, 3);
+        let rolling: Vec<f64> = e
+            .windows(24)
+            .map(|w| w.iter().sum::<f64>() / 24.0)
+            .collect();
+        let d = series_design_effect(&rolling);
+        assert!((d - 24.0).abs() < 4.0, "rolling {d}");
+        // Degenerate input: no discount.
+        assert_eq!(series_design_effect(&[1.0, 2.0]), 1.0);
+        assert_eq!(series_design_effect(&[5.0; 100]), 1.0);
+        assert_eq!(series_design_effect(&[f64::NAN; 100]), 1.0);
+    }
+
+    #[test]
+    fn design_effect_of_independent_and_persistent_series() {
+        // Alternating values: negative autocorrelation, no discount.
+        let alt: Vec<f64> = (0..100)
+            .map(|i| if i % 2 == 0 { 1.0 } else { -1.0 })
+            .collect();
+        assert_eq!(design_effect(&alt), 1.0);
+        // A slow ramp is almost perfectly persistent: capped at ρ = 0.99.
+        let ramp: Vec<f64> = (0..200).map(f64::from).collect();
+        assert!((design_effect(&ramp) - 199.0).abs() < 1e-9);
+        // A short persistent series is corrected upwards (its raw ρ is biased low).
+        let short: Vec<f64> = (0..14).map(|i| f64::from(i).sin()).collect();
+        let raw = lag1_autocorrelation(&short).unwrap();
+        let d = design_effect(&short);
+        assert!(d > (1.0 + raw) / (1.0 - raw), "{d} vs raw ρ {raw}");
+        // Too short or constant: no estimate, no discount.
+        assert_eq!(design_effect(&[1.0, 2.0]), 1.0);
+        assert_eq!(design_effect(&[3.0; 50]), 1.0);
+        // A known AR(1) value: x_t = 0.5 x_{t-1} + e_t has ρ ≈ 0.5 → ≈ 3.
+        let mut x = 0.0_f64;
+        let mut state = 12345_u64;
+        let mut v = Vec::new();
+        for _ in 0..20_000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let u = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
+            x = 0.5 * x + u;
+            v.push(x);
+        }
+        let d = design_effect(&v);
+        assert!((d - 3.0).abs() < 0.2, "{d}");
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tradai_domain::policy::Event;
 use tradai_domain::{Actor, ModelName, Severity};
 use tradai_drift::{
     Aggregate, Binning, CompareConfig, FeatureStatus, Thresholds, aggregate, compare_feature,
-    current_numeric, profile_numeric,
+    compare_feature_dependent, current_numeric, profile_numeric,
 };
 use tradai_ports::RunFilter;
 use tradai_runbook::DriftState;
@@ -74,6 +74,10 @@ pub struct FeatureDriftItem {
     pub reference_mean: Option<f64>,
     pub current_mean: Option<f64>,
     pub samples: u64,
+    /// `samples` discounted for autocorrelation (consecutive candles are not independent
+    /// draws): what the significance test counted.
+    #[serde(default)]
+    pub effective_samples: f64,
 }
 
 /// Feature drift of a model: live inputs (and predictions) logged by the strategy runner in the
@@ -305,7 +309,16 @@ async fn feature_drift(
     if profiles.is_empty() {
         return Ok(None);
     }
-    let cfg = compare_config(ctx);
+    let mut cfg = compare_config(ctx);
+    // One model, many features, each tested every run: at a per-feature alpha one of them
+    // would cross it by chance all the time. Bonferroni keeps the model's false-alarm rate
+    // per run at `alpha`.
+    let tested = profiles
+        .iter()
+        .map(|p| p.features.len())
+        .sum::<usize>()
+        .max(1);
+    cfg.alpha /= tested as f64;
     let mut drifts = Vec::new();
     for fp in profiles.iter().flat_map(|p| p.features.iter()) {
         let values = if fp.name == "prediction" {
@@ -315,7 +328,14 @@ async fn feature_drift(
         };
         let Some(values) = values else { continue };
         let cur = current_numeric(fp, values);
-        drifts.push(compare_feature(fp, &cur, &cfg));
+        // Logged rows are consecutive candles: discount the sample size for autocorrelation,
+        // as persistent as the feature was over the training window (measured there on
+        // thousands of rows) or as this window shows, whichever is more.
+        let deff = fp
+            .design_effect
+            .unwrap_or(1.0)
+            .max(tradai_drift::stats::design_effect(values));
+        drifts.push(compare_feature_dependent(fp, &cur, &cfg, deff));
     }
     if drifts.is_empty() {
         return Ok(None);
@@ -339,6 +359,7 @@ async fn feature_drift(
             reference_mean: f.reference.as_ref().map(|s| s.mean),
             current_mean: f.current.as_ref().map(|s| s.mean),
             samples: f.n_cur,
+            effective_samples: f.n_cur as f64 / f.design_effect,
         })
         .collect();
     Ok(Some(FeatureDrift {

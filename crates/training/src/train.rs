@@ -74,7 +74,13 @@ fn profile_of(source: &str, columns: Vec<(String, Vec<f64>)>) -> Profile {
         source: source.to_string(),
         features: columns
             .iter()
-            .map(|(name, v)| profile_numeric(name, v, PROFILE_BINS, &Binning::Quantile))
+            .map(|(name, v)| {
+                // Rows are consecutive candles: record how persistent the feature is, so that
+                // drift-monitor can count a short live window's independent values honestly.
+                let mut fp = profile_numeric(name, v, PROFILE_BINS, &Binning::Quantile);
+                fp.design_effect = Some(tradai_drift::stats::series_design_effect(v));
+                fp
+            })
             .collect(),
     }
 }
