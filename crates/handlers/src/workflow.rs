@@ -438,6 +438,18 @@ async fn run_state(ctx: &Ctx, exec: &mut Execution) -> Result<Next, HandlerError
                 cmp["decision"].as_str().unwrap_or("?"),
                 cmp["confidence"]
             );
+            note_on_incident(
+                ctx,
+                &m,
+                "compare",
+                format!(
+                    "champion v{} vs challenger v{challenger}: {note}; {}",
+                    champion.map_or("-".into(), |c| c.to_string()),
+                    cmp["recommendation"].as_str().unwrap_or("")
+                ),
+                cmp.clone(),
+            )
+            .await;
             exec.comparison = Some(cmp);
             Ok(Next::Go(State::DecidePromotion, note))
         }
@@ -702,6 +714,14 @@ async fn run_retraining(
                 Ok(cur)
             })
             .await?;
+        note_on_incident(
+            ctx,
+            m,
+            "retrain",
+            format!("retraining workflow {id} launched training task {task_id}"),
+            json!({"execution_id": id, "task_id": task_id}),
+        )
+        .await;
         exec.task_id = Some(task.task_id);
         exec.history.push(Step {
             state: State::RunRetraining,
@@ -737,6 +757,23 @@ async fn run_retraining(
             "training task {task_id} ended {other:?}: {}",
             task.error.unwrap_or_default()
         ))),
+    }
+}
+
+/// Adds a step to the timeline of the model's active incident, if it has one. Best effort: the
+/// workflow's own history already holds the step, so a failed note is logged, not fatal.
+async fn note_on_incident(ctx: &Ctx, m: &ModelName, kind: &str, text: String, data: Value) {
+    let res = match ctx.rb.incident_active_for_model(m).await {
+        Ok(Some(inc)) => ctx
+            .rb
+            .incident_note(&inc.id, &Actor::policy(), kind, &text, data)
+            .await
+            .map(|_| ()),
+        Ok(None) => Ok(()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = res {
+        tracing::warn!(model = %m, kind, error = %e, "could not note the step on the incident");
     }
 }
 

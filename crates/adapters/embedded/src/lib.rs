@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod artifacts;
+pub mod inprocess;
 pub mod notify;
 pub mod sqlite;
 pub mod tasks;

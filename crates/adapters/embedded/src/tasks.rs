@@ -31,7 +31,7 @@ pub struct LocalExecutor {
     log_dir: PathBuf,
 }
 
-fn decode(item: tradai_ports::Item) -> Result<TaskInfo, StoreError> {
+pub(crate) fn decode(item: tradai_ports::Item) -> Result<TaskInfo, StoreError> {
     serde_json::from_value(item.doc).map_err(|e| StoreError::Corrupt {
         table: Table::TASKS.to_string(),
         key: item.key.to_string(),
@@ -39,7 +39,7 @@ fn decode(item: tradai_ports::Item) -> Result<TaskInfo, StoreError> {
     })
 }
 
-async fn load(store: &dyn StateStore, id: &str) -> Result<(TaskInfo, u64), TaskError> {
+pub(crate) async fn load(store: &dyn StateStore, id: &str) -> Result<(TaskInfo, u64), TaskError> {
     let item = store
         .get(Table::TASKS, &Key::pk(id))
         .await?
@@ -49,7 +49,7 @@ async fn load(store: &dyn StateStore, id: &str) -> Result<(TaskInfo, u64), TaskE
 }
 
 /// Writes a task record if it is still at `rev`; returns false if someone else changed it.
-async fn save(
+pub(crate) async fn save(
     store: &dyn StateStore,
     t: &TaskInfo,
     expect: Expect,

@@ -3,6 +3,7 @@
 mod audit;
 mod config;
 mod data;
+mod demo;
 mod drift;
 mod incident;
 mod model;
@@ -37,6 +38,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The whole runbook in about a minute on a fresh home: drift, pause, incident, retrain,
+    /// compare, promote or keep, reset, resume, resolve — real components, nothing scripted.
+    Demo(demo::DemoArgs),
     /// Strategy configuration: the model a strategy trades and its stake.
     #[command(subcommand)]
     Strategy(strategy::StrategyCmd),
@@ -131,6 +135,7 @@ pub enum DataCmd {
 pub async fn run(cli: Cli) -> anyhow::Result<u8> {
     let g = cli.global;
     match cli.command {
+        Command::Demo(a) => demo::run(a, &g).await,
         Command::Strategy(c) => strategy::run(c, &g).await,
         Command::Trading(c) => trading::run(c, &g).await,
         Command::Model(c) => model::run(c, &g).await,
