@@ -68,7 +68,7 @@ fn human(s: &DriftState) -> String {
 
 pub async fn run(cmd: DriftCmd, g: &Global) -> anyhow::Result<u8> {
     match &cmd {
-        DriftCmd::Compare(a) => return super::psi::run_drift_compare(a, g.json).map(|()| 0),
+        DriftCmd::Compare(a) => return super::psi::run_drift_compare(a, g).map(|()| 0),
         DriftCmd::Simulate(a) => return super::psi::run_drift_simulate(a, g.json).map(|()| 0),
         _ => {}
     }

@@ -1,8 +1,10 @@
 //! `tradai profile build`, `tradai drift compare`, `tradai drift simulate`: the drift engine
 //! (crate `tradai_drift`) on the command line.
 //!
-//! Validation failures are returned as [`UsageError`] inside `anyhow::Error` so `main` can map
-//! them to exit code 2; data errors (missing column, corrupt file, ...) are ordinary errors.
+//! Bad input — options, and data the engine cannot use (missing file or column, corrupt file,
+//! type mismatch) — is returned as [`UsageError`] so `main` exits 2 with the engine's message
+//! naming the file and column. `drift compare` takes its thresholds, alpha, aggregation and
+//! `MIN_SAMPLES` from the configuration; its flags override them.
 
 use std::path::PathBuf;
 
@@ -20,11 +22,14 @@ fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
 
-/// Configuration errors of the engine are usage errors too; data errors pass through.
+/// What the caller gave is unusable — a missing file or column, a corrupt or mismatched file, a
+/// bad profile or option — so exit 2 (validation), with the engine's message naming the file and
+/// column. Only a read failure of a file that opened (`Io` on a readable path) is a runtime
+/// failure (exit 1).
 fn engine_error(e: DriftError) -> anyhow::Error {
-    match e {
-        DriftError::Config(m) => usage(m),
-        other => anyhow::Error::new(other),
+    match &e {
+        DriftError::Io { file, .. } if std::path::Path::new(file).exists() => anyhow::Error::new(e),
+        _ => usage(e.to_string()),
     }
 }
 
@@ -106,21 +111,22 @@ pub struct DriftCompareArgs {
     /// Columns to treat as categorical even if numeric (with --reference).
     #[arg(long, value_delimiter = ',')]
     pub categorical: Vec<String>,
-    /// Significance level of the drift test.
-    #[arg(long, default_value_t = 0.01)]
-    pub alpha: f64,
-    /// Aggregation of per-feature PSI into the overall PSI.
-    #[arg(long, value_enum, default_value_t = AggregateArg::Mean)]
-    pub aggregate: AggregateArg,
+    /// Significance level of the drift test [default: drift.alpha of the configuration, 0.01].
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// Aggregation of per-feature PSI into the overall PSI [default: drift.aggregate, mean].
+    #[arg(long, value_enum)]
+    pub aggregate: Option<AggregateArg>,
     /// Report the raw PSI bands without gating severity on significance.
     #[arg(long)]
     pub no_gate: bool,
-    /// Moderate threshold (PSI_MODERATE_THRESHOLD).
-    #[arg(long, default_value_t = 0.10)]
-    pub moderate: f64,
-    /// Significant threshold (PSI_SIGNIFICANT_THRESHOLD).
-    #[arg(long, default_value_t = 0.25)]
-    pub significant: f64,
+    /// Moderate threshold [default: drift.psi_moderate_threshold / PSI_MODERATE_THRESHOLD, 0.10].
+    #[arg(long)]
+    pub moderate: Option<f64>,
+    /// Significant threshold [default: drift.psi_significant_threshold /
+    /// PSI_SIGNIFICANT_THRESHOLD, 0.25].
+    #[arg(long)]
+    pub significant: Option<f64>,
     /// Seed of the permutation test.
     #[arg(long, default_value_t = 0x7ada1)]
     pub seed: u64,
@@ -206,35 +212,53 @@ pub fn run_profile_build(args: &ProfileBuildArgs, json: bool) -> anyhow::Result<
     }
 }
 
-fn compare_config(args: &DriftCompareArgs) -> anyhow::Result<CompareConfig> {
-    if !(args.alpha > 0.0 && args.alpha < 1.0) {
+/// Flags win over the configuration (`tradai.toml`, the contracts' env vars, `--set`).
+fn compare_config(
+    args: &DriftCompareArgs,
+    d: &tradai_runbook::config::DriftConfig,
+) -> anyhow::Result<CompareConfig> {
+    let alpha = args.alpha.unwrap_or(d.alpha);
+    let moderate = args.moderate.unwrap_or(d.psi_moderate_threshold);
+    let significant = args.significant.unwrap_or(d.psi_significant_threshold);
+    // The configuration's alpha 0 means "no gate"; on the command line say --no-gate.
+    let gate = !args.no_gate && !(args.alpha.is_none() && d.alpha == 0.0);
+    if gate && !(alpha > 0.0 && alpha < 1.0) {
+        return Err(usage(format!("--alpha must be in (0, 1), got {alpha}")));
+    }
+    if !(moderate >= 0.0 && moderate <= significant) {
         return Err(usage(format!(
-            "--alpha must be in (0, 1), got {}",
-            args.alpha
+            "--moderate ({moderate}) must be between 0 and --significant ({significant})"
         )));
     }
-    if !(args.moderate >= 0.0 && args.moderate <= args.significant) {
-        return Err(usage("--moderate must be between 0 and --significant"));
-    }
+    let aggregate = match args.aggregate {
+        Some(AggregateArg::Mean) => Aggregate::Mean,
+        Some(AggregateArg::Max) => Aggregate::Max,
+        None if d.aggregate == "max" => Aggregate::Max,
+        None => Aggregate::Mean,
+    };
     Ok(CompareConfig {
         thresholds: tradai_drift::Thresholds {
-            moderate: args.moderate,
-            significant: args.significant,
+            moderate,
+            significant,
         },
-        alpha: args.alpha,
-        gate: !args.no_gate,
-        aggregate: match args.aggregate {
-            AggregateArg::Mean => Aggregate::Mean,
-            AggregateArg::Max => Aggregate::Max,
+        alpha: if gate {
+            alpha
+        } else {
+            CompareConfig::default().alpha
         },
+        gate,
+        aggregate,
+        min_samples: d.min_samples,
         seed: args.seed,
         ..CompareConfig::default()
     })
 }
 
 /// Compare current data with a reference (raw data or profile) and print the report.
-pub fn run_drift_compare(args: &DriftCompareArgs, json: bool) -> anyhow::Result<()> {
-    let cfg = compare_config(args)?;
+pub fn run_drift_compare(args: &DriftCompareArgs, g: &crate::app::Global) -> anyhow::Result<()> {
+    let json = g.json;
+    let loaded = g.load_config()?;
+    let cfg = compare_config(args, &loaded.config.drift)?;
     if args.threads == 0 {
         return Err(usage("--threads must be at least 1"));
     }
