@@ -221,7 +221,8 @@ fn compare_config(
     let moderate = args.moderate.unwrap_or(d.psi_moderate_threshold);
     let significant = args.significant.unwrap_or(d.psi_significant_threshold);
     // The configuration's alpha 0 means "no gate"; on the command line say --no-gate.
-    let gate = !args.no_gate && !(args.alpha.is_none() && d.alpha == 0.0);
+    let config_ungated = args.alpha.is_none() && d.alpha == 0.0;
+    let gate = !(args.no_gate || config_ungated);
     if gate && !(alpha > 0.0 && alpha < 1.0) {
         return Err(usage(format!("--alpha must be in (0, 1), got {alpha}")));
     }
