@@ -25,9 +25,7 @@ fn setup() -> tempfile::TempDir {
             "100",
         ],
     );
-    let art = home.path().join("art");
-    std::fs::create_dir_all(&art).unwrap();
-    std::fs::write(art.join("manifest.json"), "{}").unwrap();
+    let art = trained_artifact(&home.path().join("art"));
     for _ in 0..2 {
         ok_json(
             home.path(),
@@ -442,5 +440,27 @@ fn concurrent_processes_lose_no_update() {
         stakes.len(),
         8,
         "every writer's stake is in the history: {stakes:?}"
+    );
+}
+
+#[test]
+fn an_artifact_tradai_cannot_serve_is_not_registered() {
+    // An empty manifest: no kind, no features. Refused before anything is stored.
+    let tmp = tempfile::tempdir().unwrap();
+    let h = tmp.path();
+    let art = h.join("art");
+    std::fs::create_dir_all(&art).unwrap();
+    std::fs::write(art.join("manifest.json"), "{}").unwrap();
+    fails(
+        h,
+        &[
+            "model",
+            "register",
+            "M",
+            "--artifact",
+            art.to_str().unwrap(),
+        ],
+        2,
+        "kind",
     );
 }

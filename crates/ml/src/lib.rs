@@ -3,9 +3,10 @@
 //! What the CLI and runner call:
 //! - training: [`train::train`] with a [`train::TrainConfig`] → [`train::TrainOutcome`]
 //!   (model + reference data for drift profiles); then [`model::Model::save`] into a directory.
-//! - serving: [`model::Model::load`], [`model::Model::feature_engine`] (streaming features),
-//!   [`model::Model::predict`] and [`model::Model::signal`].
-//! - backtests: [`model::Model::predict_candles`] for signals, then [`backtest::backtest`].
+//! - serving: [`serving::ServedModel::load`] (the built-in ridge model, or ONNX with the `onnx`
+//!   feature), [`serving::ServedModel::feature_engine`] (streaming features),
+//!   [`serving::ServedModel::predict`] and [`serving::ServedModel::signal`].
+//! - backtests: [`serving::ServedModel::predict_candles`] for signals, then [`backtest::backtest`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -13,6 +14,9 @@ pub mod backtest;
 pub mod error;
 pub mod features;
 pub mod model;
+#[cfg(feature = "onnx")]
+pub mod onnx;
+pub mod serving;
 pub mod train;
 
 pub use backtest::{
@@ -22,4 +26,5 @@ pub use backtest::{
 pub use error::MlError;
 pub use features::{FeatureEngine, FeatureMatrix, FeatureSet, compute_features};
 pub use model::{Manifest, Model, SignalRule};
+pub use serving::{OnnxManifest, ServedKind, ServedModel};
 pub use train::{RegressionMetrics, TrainConfig, TrainOutcome, train};

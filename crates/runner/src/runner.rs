@@ -14,7 +14,7 @@ use tokio::time::MissedTickBehavior;
 use tradai_domain::registry::artifact_prefix;
 use tradai_domain::{Actor, ModelName, StrategyId, TradingStatus};
 use tradai_market::Candle;
-use tradai_ml::{FeatureEngine, Model, Signal};
+use tradai_ml::{FeatureEngine, ServedModel, Signal};
 use tradai_ports::state::new_id;
 use tradai_ports::{AuditEntry, Expect, Key, StoreError, Table, Write};
 use tradai_runbook::{Runbook, TradingState};
@@ -131,7 +131,7 @@ impl ReloadHandle {
 }
 
 struct Serving {
-    model: Model,
+    model: ServedModel,
     version: String,
     engine: FeatureEngine,
 }
@@ -583,7 +583,7 @@ impl Runner {
                 found: info.sha256,
             });
         }
-        let m = Model::load(&dir)?;
+        let m = ServedModel::load(&dir)?;
         let mut engine = m.feature_engine()?;
         for c in &self.history {
             engine.update(c);

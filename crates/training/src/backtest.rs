@@ -20,7 +20,7 @@ use tradai_domain::registry::artifact_prefix;
 use tradai_domain::{ModelName, ModelStage};
 use tradai_market::{Candle, Timeframe};
 use tradai_ml::backtest::UnlimitedStake;
-use tradai_ml::{BacktestConfig, BacktestMetrics, Model, PairInput, Signal, StakeAmount};
+use tradai_ml::{BacktestConfig, BacktestMetrics, PairInput, ServedModel, Signal, StakeAmount};
 use tradai_ports::Run;
 use tradai_runbook::{ModelVersion, Runbook};
 
@@ -234,11 +234,11 @@ impl Training {
                 info.url, info.sha256, v.sha256
             )));
         }
-        let m = Model::load(dir.path())?;
-        if m.manifest().timeframe != market.tf {
+        let m = ServedModel::load(dir.path())?;
+        if m.timeframe() != market.tf {
             return Err(TrainingError::Invalid(format!(
                 "{model} version {version} was trained on {} candles, the data is {}",
-                m.manifest().timeframe,
+                m.timeframe(),
                 market.tf
             )));
         }

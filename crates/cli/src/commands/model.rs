@@ -84,7 +84,9 @@ pub struct ConfigArgs {
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
     pub model: String,
-    /// Directory with the model's files (a manifest.json naming its features, weights, …).
+    /// Directory with the model's files: a `manifest.json` naming its kind (`ridge_regression`
+    /// from `tradai train`, or `onnx`) and its features, and the weights or `.onnx` file
+    /// (see docs/ml.md). It is loaded and test-run before it is registered.
     #[arg(long)]
     pub artifact: PathBuf,
     /// JSON file with an object of metrics, e.g. {"profit_total": 1250.5, "sharpe_ratio": 1.2}.
@@ -355,13 +357,34 @@ pub async fn run(cmd: ModelCmd, g: &Global) -> anyhow::Result<u8> {
                 Some(p) => read_metrics(p)?,
                 None => BTreeMap::new(),
             };
+            // Only what the runner and backtester can serve enters the registry: the manifest
+            // must name a known kind and its features, and the weights or ONNX graph must load
+            // and run. (A missing directory is reported by the registry itself.)
+            let mut metadata = BTreeMap::new();
+            if a.artifact.is_dir() {
+                let served = tradai_ml::ServedModel::load(&a.artifact).map_err(|e| {
+                    usage(format!(
+                        "{}: not a model tradai can serve: {e}",
+                        a.artifact.display()
+                    ))
+                })?;
+                metadata.insert("kind".to_string(), serde_json::json!(served.kind()));
+                metadata.insert(
+                    "feature_set".to_string(),
+                    serde_json::json!(served.feature_set()),
+                );
+                metadata.insert(
+                    "timeframe".to_string(),
+                    serde_json::json!(served.timeframe().to_string()),
+                );
+            }
             let v = rb
                 .model_register(
                     &model,
                     &a.artifact,
                     NewVersion {
                         metrics,
-                        metadata: BTreeMap::new(),
+                        metadata,
                         source: "register".into(),
                     },
                     &g.actor(),

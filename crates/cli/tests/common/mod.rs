@@ -52,3 +52,18 @@ pub fn fails(home: &Path, args: &[&str], code: i32, needle: &str) {
         "tradai {args:?}: expected '{needle}' in: {err}"
     );
 }
+
+/// A real model artifact — the built-in trainer on a synthetic market — in `dir`, as
+/// `tradai model register` expects one (it refuses directories it could not serve).
+pub fn trained_artifact(dir: &Path) -> std::path::PathBuf {
+    let tf: tradai_market::Timeframe = "1h".parse().unwrap();
+    let start = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+    let candles = tradai_market::synth::generate(
+        &tradai_market::synth::SynthConfig::new(tf, start, 200, 7),
+        0,
+    )
+    .unwrap();
+    let out = tradai_ml::train(&candles, &tradai_ml::TrainConfig::new(tf, 7)).unwrap();
+    out.model.save(dir).unwrap();
+    dir.to_path_buf()
+}
