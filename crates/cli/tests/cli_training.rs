@@ -412,3 +412,77 @@ fn training_killed_at_any_point_leaves_no_half_registered_version() {
         );
     }
 }
+
+#[test]
+fn data_check_against_a_model_configuration() {
+    let tmp = setup("120", "60");
+    let h = tmp.path();
+    let data = h.join("data");
+    let d = data.to_str().unwrap();
+    let v = ok_json(h, &["data", "check", d, "--model", "PascalStrategy"]);
+    assert_eq!(v["passed"], true, "{v:#}");
+    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+
+    // A configured pair without data fails, naming pair and model.
+    ok_json(
+        h,
+        &[
+            "model",
+            "config",
+            "Sol",
+            "--pairs",
+            "SOL/USDT",
+            "--timeframe",
+            "1h",
+        ],
+    );
+    let out = tradai(h, &["data", "check", d, "--model", "Sol"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("no 1h candle file for SOL/USDT (configured for model Sol)"),
+        "{text}"
+    );
+
+    // A file of another pair than the model trades fails the source check.
+    let eth = data.join("ETH_USDT-1h.json");
+    ok_json(
+        h,
+        &[
+            "model",
+            "config",
+            "Btc",
+            "--pairs",
+            "BTC/USDT",
+            "--timeframe",
+            "1h",
+        ],
+    );
+    let out = tradai(
+        h,
+        &[
+            "data",
+            "check",
+            eth.to_str().unwrap(),
+            "--model",
+            "Btc",
+            "--json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["passed"], false, "{v:#}");
+
+    fails(
+        h,
+        &["data", "check", d, "--model", "Nope"],
+        2,
+        "model 'Nope' has no configuration",
+    );
+    fails(
+        h,
+        &["data", "check", d, "--model", "Btc", "--pair", "BTC/USDT"],
+        2,
+        "cannot be used with",
+    );
+}

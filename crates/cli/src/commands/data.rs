@@ -84,15 +84,27 @@ pub struct SynthArgs {
 pub struct CheckArgs {
     /// A candle file, or a directory of them (freqtrade layout).
     pub path: PathBuf,
-    /// Expected timeframe.
-    #[arg(long, default_value = "1h")]
-    pub timeframe: String,
+    /// Expected timeframe [default: the model's with --model, else 1h].
+    #[arg(long)]
+    pub timeframe: Option<String>,
     /// Fail when the last candle closed longer ago than this (e.g. 2h, 1d).
     #[arg(long, value_name = "AGE")]
     pub max_age: Option<String>,
-    /// Expected pair (from the model configuration); checked against file names.
-    #[arg(long, value_name = "PAIR")]
+    /// Expected pair; checked against file names.
+    #[arg(long, value_name = "PAIR", conflicts_with = "model")]
     pub pair: Option<String>,
+    /// Check against a model's configuration: its pairs (each must have a file, and a file must
+    /// be of one of them) and its timeframe.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+}
+
+/// What the model configuration expects of the data (`data check --model`).
+pub struct Expected {
+    /// `model NAME`, for messages.
+    pub source: String,
+    pub pairs: Vec<Pair>,
+    pub timeframe: Timeframe,
 }
 
 fn usage(msg: impl Into<String>) -> anyhow::Error {
@@ -229,14 +241,54 @@ pub fn run_synth_at(args: &SynthArgs, json: bool, now: DateTime<Utc>) -> Result<
 /// Run `data check`. Returns the process exit code: 0 when every check of every file passed,
 /// 1 when any failed or a file could not be read (reported with file, line/row and column).
 /// Bad arguments are `Err(UsageError)`; a missing path is an ordinary error.
-pub fn run_check(args: &CheckArgs, json: bool, now: DateTime<Utc>) -> Result<u8> {
-    let timeframe = parse_timeframe(&args.timeframe)?;
-    let pair = match &args.pair {
-        Some(p) => Some(
+/// The pairs and timeframe of a model's configuration, for `data check --model`.
+pub async fn expected_of(g: &crate::app::Global, model: &str) -> Result<Expected> {
+    let name: tradai_domain::ModelName = super::name(model)?;
+    let cfg = g
+        .training()?
+        .model_config_opt(&name)
+        .await?
+        .ok_or_else(|| {
+            usage(format!(
+                "model '{name}' has no configuration (set one with `tradai model config {name} --pairs … --timeframe …`)"
+            ))
+        })?;
+    let pairs = cfg
+        .config
+        .pairs
+        .iter()
+        .map(|p| {
+            p.parse::<Pair>()
+                .map_err(|e| usage(format!("pair {p:?} of model {name}: {e}")))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let timeframe = parse_timeframe(&cfg.config.timeframe)?;
+    Ok(Expected {
+        source: format!("model {name}"),
+        pairs,
+        timeframe,
+    })
+}
+
+/// Run `data check`; `expected` comes from `--model` (read by the caller from the store).
+pub fn run_check(
+    args: &CheckArgs,
+    json: bool,
+    now: DateTime<Utc>,
+    expected: Option<Expected>,
+) -> Result<u8> {
+    let timeframe = match (&args.timeframe, &expected) {
+        (Some(t), _) => parse_timeframe(t)?,
+        (None, Some(e)) => e.timeframe,
+        (None, None) => parse_timeframe("1h")?,
+    };
+    let pairs: Vec<Pair> = match (&args.pair, &expected) {
+        (Some(p), _) => vec![
             p.parse::<Pair>()
                 .map_err(|e| usage(format!("--pair: {e}")))?,
-        ),
-        None => None,
+        ],
+        (None, Some(e)) => e.pairs.clone(),
+        (None, None) => Vec::new(),
     };
     let max_age = match &args.max_age {
         Some(s) => Some(
@@ -251,25 +303,58 @@ pub fn run_check(args: &CheckArgs, json: bool, now: DateTime<Utc>) -> Result<u8>
     if !args.path.exists() {
         anyhow::bail!("{}: no such file or directory", args.path.display());
     }
-    let cfg = CheckConfig {
+    let cfg = |pair: Option<Pair>| CheckConfig {
         timeframe,
-        pair: pair.clone(),
+        pair,
         now: Some(now),
         max_age,
         max_examples: 5,
     };
-    let files = if args.path.is_dir() {
-        candle_files(&args.path, pair.as_ref())?
-    } else {
-        vec![args.path.clone()]
+    let check = |f: PathBuf, pair: Option<&Pair>| {
+        let r = check_file(&f, &cfg(pair.cloned())).map_err(|e| e.to_string());
+        (f, r)
     };
-    let results: Vec<(PathBuf, Result<Report, MarketError>)> = files
-        .into_iter()
-        .map(|f| {
-            let r = check_file(&f, &cfg);
-            (f, r)
-        })
-        .collect();
+    let mut results: Vec<(PathBuf, Result<Report, String>)> = Vec::new();
+    if args.path.is_dir() {
+        if pairs.is_empty() {
+            for f in candle_files(&args.path, None)? {
+                results.push(check(f, None));
+            }
+        }
+        for pair in &pairs {
+            // A pair without a file is a failed check of this directory, not the end of it.
+            match candle_files(&args.path, Some(pair)) {
+                Ok(files) => {
+                    for f in files {
+                        results.push(check(f, Some(pair)));
+                    }
+                }
+                Err(e) => {
+                    let whose = expected
+                        .as_ref()
+                        .map_or_else(String::new, |x| format!(" (configured for {})", x.source));
+                    results.push((
+                        args.path.clone(),
+                        Err(format!("no {timeframe} candle file for {pair}{whose}: {e}")),
+                    ));
+                }
+            }
+        }
+    } else {
+        // One file: checked against the configured pair its name says, or the first one (so
+        // that a file of another pair fails the source check).
+        let named = args
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(tradai_market::parse_freqtrade_file_name)
+            .map(|i| i.pair);
+        let pair = pairs
+            .iter()
+            .find(|p| named.as_ref() == Some(*p))
+            .or(pairs.first());
+        results.push(check(args.path.clone(), pair));
+    }
     let passed = results
         .iter()
         .all(|(_, r)| r.as_ref().is_ok_and(Report::passed));
@@ -300,7 +385,7 @@ pub fn run_check(args: &CheckArgs, json: bool, now: DateTime<Utc>) -> Result<u8>
     Ok(if passed { 0 } else { 1 })
 }
 
-fn print_human(path: &Path, r: &Result<Report, MarketError>) {
+fn print_human(path: &Path, r: &Result<Report, String>) {
     let report = match r {
         Ok(report) => report,
         Err(e) => {

@@ -145,7 +145,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Audit(a) => audit::run(a, &g).await,
         Command::Config(c) => config::run(c, &g),
         Command::Data(DataCmd::Synth(a)) => data::run_synth(&a, g.json).map(|()| 0),
-        Command::Data(DataCmd::Check(a)) => data::run_check(&a, g.json, chrono::Utc::now()),
+        Command::Data(DataCmd::Check(a)) => {
+            let expected = match &a.model {
+                Some(m) => Some(data::expected_of(&g, m).await?),
+                None => None,
+            };
+            data::run_check(&a, g.json, chrono::Utc::now(), expected)
+        }
         Command::Train(a) => train::run_train(a, &g).await,
         Command::Backtest(a) => train::run_backtest(a, &g).await,
         Command::Runs(c) => runs::run(c, &g).await,
