@@ -399,6 +399,92 @@ async fn a_restarted_daemon_resumes_every_state() {
     assert!(workflow::resume_all(&e.ctx).await.unwrap().is_empty());
 }
 
+/// A crash can leave an execution persisted in any of the 13 states, running. Whatever the
+/// state, the next daemon resumes it to an end (succeeded, failed or skipped) — never stuck
+/// running — and the registry stays whole: one Production version, the serving pointer on it.
+#[tokio::test]
+async fn an_execution_left_running_in_any_state_is_resumed_to_an_end() {
+    for state in State::ALL {
+        let e = env();
+        live(&e).await;
+        invoke(
+            &e.ctx,
+            "retraining-scheduler",
+            json!({"models": ["PascalStrategy"], "force": true}),
+        )
+        .await
+        .unwrap();
+        training_succeeds(&e).await;
+        e.evaluator.set(2, 120.0, 1.3, 0.15, 0.55);
+        let done = workflow::resume_all(&e.ctx).await.unwrap().remove(0);
+        assert_eq!(done.status, Status::Succeeded);
+
+        // The crash: the execution's record says `state`, running, with the dead process's
+        // lease still on it.
+        let (mut x, rev) = workflow::get(&e.ctx, &done.execution_id).await.unwrap();
+        x.state = state;
+        x.status = Status::Running;
+        let doc = serde_json::to_value(&x).unwrap();
+        e.ctx
+            .rb
+            .store
+            .write(tradai_ports::Write {
+                table: tradai_ports::Table::WORKFLOW_STATE,
+                key: tradai_ports::Key::pk(&x.execution_id),
+                doc: Some(doc),
+                expect: tradai_ports::Expect::Rev(rev),
+                at: e.clock.now_utc(),
+                audit: None,
+            })
+            .await
+            .unwrap();
+
+        // The next daemons: each resumes what is left; a training task it starts ends.
+        let mut end = None;
+        for _ in 0..4 {
+            e.clock.advance(Duration::hours(1));
+            workflow::resume_all(&e.ctx).await.unwrap();
+            let (now, _) = workflow::get(&e.ctx, &x.execution_id).await.unwrap();
+            if now.status != Status::Running {
+                end = Some(now);
+                break;
+            }
+            if e.fake_exec
+                .launched()
+                .iter()
+                .any(|t| t.status == TaskStatus::Running)
+            {
+                training_succeeds(&e).await;
+            }
+        }
+        let end = end.unwrap_or_else(|| panic!("left in {state:?}: still running after 4 resumes"));
+        assert!(
+            matches!(
+                end.status,
+                Status::Succeeded | Status::Failed | Status::Skipped
+            ),
+            "{state:?}: {:?}",
+            end.status
+        );
+        let versions = e.ctx.rb.model_versions(&m()).await.unwrap();
+        let production: Vec<u64> = versions
+            .iter()
+            .filter(|v| v.stage == ModelStage::Production)
+            .map(|v| v.version)
+            .collect();
+        let serving = e.ctx.rb.model_serving(&m()).await.unwrap().unwrap();
+        assert_eq!(production.len(), 1, "{state:?}: Production {production:?}");
+        assert_eq!(
+            serving.model_version,
+            production[0].to_string(),
+            "{state:?}: the pointer names the Production version"
+        );
+        // The retraining state is not left claimed by the execution.
+        let r = e.ctx.rb.retrain_state(&m()).await.unwrap().unwrap();
+        assert!(!r.status.in_progress(), "{state:?}: {r:?}");
+    }
+}
+
 #[tokio::test]
 async fn a_task_launched_before_a_crash_is_adopted_not_launched_twice() {
     let e = env();
