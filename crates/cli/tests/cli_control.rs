@@ -360,3 +360,53 @@ fn a_daemon_killed_mid_workflow_is_recovered_by_the_next_one() {
             .any(|a| a["action"] == "retrain.complete")
     );
 }
+
+/// `tradai up` starts a strategy runner for each strategy that trades (never for a stopped
+/// one), and stops them with itself on SIGTERM.
+#[test]
+fn up_runs_the_strategies_that_trade() {
+    let home = live();
+    let h = home.path();
+    ok_json(
+        h,
+        &[
+            "strategy", "add", "S2", "--model", "M", "--pairs", "BTC/USDT",
+        ],
+    );
+    ok_json(h, &["trading", "stop", "S2", "--reason", "not this one"]);
+    let mut up = cmd(h, &["up", "--tick", "1s", "--speed", "3600x"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = |s: &str| {
+        ok_json(h, &["audit", "--entity", s])
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "trading.start" && a["actor"] == "system")
+    };
+    wait_for("S1's runner to start", Duration::from_secs(60), || {
+        started("S1")
+    });
+    wait_for(
+        "S1 running with a heartbeat",
+        Duration::from_secs(60),
+        || {
+            let st = ok_json(h, &["trading", "status", "S1"]);
+            st["status"] == "running" && st["last_heartbeat"].is_string()
+        },
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &up.id().to_string()])
+        .status();
+    assert!(
+        up.wait().unwrap().success(),
+        "up stops cleanly with its runners"
+    );
+    assert!(!started("S2"), "a stopped strategy was not started");
+    assert_eq!(
+        ok_json(h, &["trading", "status", "S2"])["status"],
+        "stopped"
+    );
+}

@@ -193,6 +193,11 @@ impl Runner {
         }
     }
 
+    /// The strategy this runner trades.
+    pub fn strategy(&self) -> &StrategyId {
+        &self.strategy
+    }
+
     /// A handle that makes `run` reload the model between candles (SIGHUP).
     pub fn reload_handle(&self) -> ReloadHandle {
         ReloadHandle(self.reload.clone())

@@ -23,6 +23,12 @@ pub struct UpArgs {
     /// How often the daemon looks for due work.
     #[arg(long, default_value = "1s", value_name = "DURATION")]
     pub tick: String,
+    /// Do not start a strategy runner for each active strategy (run them with `tradai run`).
+    #[arg(long)]
+    pub no_runners: bool,
+    /// The runners' feed (as `tradai run`): replay of each strategy's configured data by default.
+    #[command(flatten)]
+    pub feed: super::run::FeedArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,9 +130,85 @@ pub async fn run_up(a: UpArgs, g: &Global) -> anyhow::Result<u8> {
             g.env
         );
     }
-    daemon.run(tick, shutdown_signal()).await;
+    let runners = if a.no_runners {
+        Vec::new()
+    } else {
+        start_runners(g, &a.feed).await?
+    };
+    // One shutdown for everything: the signal flips the flag, the daemon and every runner see it.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let reloads: Vec<_> = runners.iter().map(|r| r.reload_handle()).collect();
+    let hup = tokio::spawn(async move {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            while s.recv().await.is_some() {
+                tracing::info!(
+                    runners = reloads.len(),
+                    "SIGHUP: reloading the serving models"
+                );
+                for r in &reloads {
+                    r.reload();
+                }
+            }
+        }
+    });
+    let signal = async {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    };
+    let runs = futures::future::join_all(runners.into_iter().map(|mut r| {
+        let stop = stopped(stop_rx.clone());
+        async move {
+            let id = r.strategy().to_string();
+            match r.run(stop).await {
+                Ok(s) => tracing::info!(strategy = %id, ended = ?s.ended, candles = s.candles, "runner ended"),
+                Err(e) => tracing::error!(strategy = %id, error = %e, "runner failed"),
+            }
+        }
+    }));
+    tokio::join!(signal, daemon.run(tick, stopped(stop_rx.clone())), runs);
+    hup.abort();
     drop(lock);
     Ok(0)
+}
+
+/// A runner for every strategy that is trading or paused (stopped, failed and terminated ones
+/// stay down: starting a runner would resume them). One that cannot start is logged, not fatal.
+async fn start_runners(
+    g: &Global,
+    feed: &super::run::FeedArgs,
+) -> anyhow::Result<Vec<tradai_runner::Runner>> {
+    let rb = g.runbook()?;
+    let home = g.home_abs()?;
+    let mut out = Vec::new();
+    for s in rb.strategy_list().await? {
+        let id = s.config.strategy_id.clone();
+        let status = rb.trading_status(&id).await?.status;
+        if !matches!(
+            status,
+            tradai_domain::TradingStatus::Running
+                | tradai_domain::TradingStatus::Paused
+                | tradai_domain::TradingStatus::Warmup
+        ) {
+            tracing::info!(strategy = %id, status = %status, "not starting a runner");
+            continue;
+        }
+        match super::run::build_runner(rb.clone(), &id, feed, &home).await {
+            Ok((r, source)) => {
+                tracing::info!(strategy = %id, feed = %source, "starting the strategy runner");
+                if !g.json {
+                    eprintln!("  runner {id}: {source}");
+                }
+                out.push(r);
+            }
+            Err(e) => {
+                tracing::error!(strategy = %id, error = %e, "cannot start the strategy runner")
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Resolves on SIGINT or SIGTERM: how `up` and `run` stop gracefully.

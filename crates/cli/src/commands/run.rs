@@ -11,6 +11,13 @@ use tradai_runner::{CloseTarget, ReplayFeed, Runner, RunnerOptions, Speed, synth
 #[derive(Debug, Args)]
 pub struct RunArgs {
     pub strategy: String,
+    #[command(flatten)]
+    pub feed: FeedArgs,
+}
+
+/// Where a runner's candles come from (`tradai run`, and the runners `tradai up` starts).
+#[derive(Debug, Args, Clone)]
+pub struct FeedArgs {
     /// Candle file to replay [default: the model configuration's data for the strategy's pair;
     /// without one, a synthetic live market].
     #[arg(long)]
@@ -65,10 +72,16 @@ fn runner_error(e: tradai_runner::RunnerError) -> anyhow::Error {
     }
 }
 
-pub async fn run(a: RunArgs, g: &Global) -> anyhow::Result<u8> {
-    let rb = g.runbook()?;
-    let id: StrategyId = name(&a.strategy)?;
-    let cfg = rb.strategy_show(&id).await?;
+/// A runner for strategy `id` on the feed `a` describes: a replay of `--data`, else of the
+/// model configuration's data for the strategy's first pair, else the synthetic market.
+/// Returns the runner and a description of its feed.
+pub(crate) async fn build_runner(
+    rb: tradai_runbook::Runbook,
+    id: &StrategyId,
+    a: &FeedArgs,
+    home: &std::path::Path,
+) -> anyhow::Result<(Runner, String)> {
+    let cfg = rb.strategy_show(id).await?;
     let speed: Speed = a.speed.parse().map_err(runner_error)?;
     let pair = cfg
         .config
@@ -129,14 +142,21 @@ pub async fn run(a: RunArgs, g: &Global) -> anyhow::Result<u8> {
         || format!("synthetic market (seed {})", a.seed),
         |p| p.display().to_string(),
     );
+    let source = format!(
+        "{pair} {} from {source} at {}",
+        cfg.config.timeframe, a.speed
+    );
+    let opts = RunnerOptions::new(home.join("cache").join("models"));
+    Ok((Runner::new(rb, id.clone(), Box::new(feed), opts), source))
+}
+
+pub async fn run(a: RunArgs, g: &Global) -> anyhow::Result<u8> {
+    let rb = g.runbook()?;
+    let id: StrategyId = name(&a.strategy)?;
+    let (mut runner, source) = build_runner(rb, &id, &a.feed, &g.home_abs()?).await?;
     if !g.json {
-        eprintln!(
-            "running {id} on {pair} {} from {source} at {}; Ctrl-C stops, SIGHUP reloads the model",
-            cfg.config.timeframe, a.speed
-        );
+        eprintln!("running {id} on {source}; Ctrl-C stops, SIGHUP reloads the model");
     }
-    let opts = RunnerOptions::new(g.home_abs()?.join("cache").join("models"));
-    let mut runner = Runner::new(rb, id.clone(), Box::new(feed), opts);
     let reload = runner.reload_handle();
     let hup = tokio::spawn(async move {
         if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
