@@ -8,6 +8,7 @@ use chrono::SecondsFormat;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
+use tradai_domain::ModelName;
 use tradai_domain::decide::retraining::Decision;
 
 /// A model in the input: a name, or an object with the name and per-run overrides.
@@ -130,13 +131,29 @@ pub async fn schedule_one(
             execution_id: Some(exec.execution_id),
             timestamp: ts,
         },
-        (None, _) => ModelResult {
-            execution_id: Some(exec.execution_id.clone()),
-            ..skipped(
-                exec.error.as_deref().unwrap_or("already_running"),
-                check.hours_since_retrain,
-            )
-        },
+        // No task of its own: another execution holds the model's retraining (the conditional
+        // claim refused this one). Say so with a code, and name the task that is running.
+        (None, _) => {
+            let running = ctx
+                .rb
+                .retrain_state(&ModelName::new(name)?)
+                .await?
+                .filter(|r| r.status.in_progress());
+            match running {
+                Some(r) => ModelResult {
+                    execution_id: Some(exec.execution_id.clone()),
+                    task_arn: r.task_id,
+                    ..skipped("already_retraining", check.hours_since_retrain)
+                },
+                None => ModelResult {
+                    execution_id: Some(exec.execution_id.clone()),
+                    ..skipped(
+                        exec.error.as_deref().unwrap_or("not_started"),
+                        check.hours_since_retrain,
+                    )
+                },
+            }
+        }
     })
 }
 

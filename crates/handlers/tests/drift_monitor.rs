@@ -77,6 +77,7 @@ async fn no_drift_then_significant_drift_with_the_contract_shape() {
         json!({"models_analyzed": 1, "drifted": 0, "errors": 0})
     );
     let r = &out["results"][0];
+    golden("drift_monitor_none", &out);
     assert_eq!(r["status"], "analyzed");
     assert_eq!(r["severity"], "none");
     assert_eq!(r["reference_period"]["samples"], 45);
@@ -129,6 +130,7 @@ async fn no_drift_then_significant_drift_with_the_contract_shape() {
     )
     .await;
     let out = invoke(&e.ctx, "drift-monitor", json!({})).await.unwrap();
+    golden("drift_monitor_significant", &out);
     let r = &out["results"][0];
     assert_eq!(r["severity"], "significant", "{r:#}");
     assert!(r["overall_psi"].as_f64().unwrap() > 0.25);

@@ -267,12 +267,22 @@ async fn a_failed_training_notifies_error_and_keeps_the_model() {
     )
     .await
     .unwrap();
+    golden("retraining_scheduler_triggered", &out);
     assert_eq!(
         out["data"]["summary"],
         json!({"models_evaluated": 1, "retraining_triggered": 1, "skipped": 0, "errors": 0})
     );
     assert_eq!(out["data"]["results"][0]["task_arn"], "task-1");
     assert_eq!(out["environment"], "dev");
+    // Asked again while it trains: skipped, with the reason.
+    let again = invoke(
+        &e.ctx,
+        "retraining-scheduler",
+        json!({"models": [{"name": "PascalStrategy"}], "force": true}),
+    )
+    .await
+    .unwrap();
+    golden("retraining_scheduler_skipped", &again);
     e.fake_exec.finish("task-1", TaskStatus::Failed);
     let x = workflow::resume_all(&e.ctx).await.unwrap().remove(0);
     assert_eq!(x.status, Status::Failed);
@@ -543,6 +553,7 @@ async fn invalid_models_and_skips_end_cleanly() {
     )
     .await
     .unwrap();
+    golden("retraining_workflow_invalid_model", &out);
     assert_eq!(out["status"], "failed");
     let s: Vec<&str> = out["history"]
         .as_array()
@@ -572,6 +583,7 @@ async fn invalid_models_and_skips_end_cleanly() {
     )
     .await
     .unwrap();
+    golden("retraining_workflow_skipped", &out);
     assert_eq!(out["status"], "skipped");
     assert_eq!(out["state"], "SkipRetraining");
 }
@@ -644,9 +656,11 @@ async fn orphan_scanner_reports_then_stops() {
     assert_eq!(out["orphans"][0]["reason"], "exceeded_max_runtime");
     assert_eq!(out["orphans"][0]["stopped"], false);
     assert_eq!(e.fake_exec.launched()[0].status, TaskStatus::Running);
+    golden("orphan_scanner_dry_run", &out);
     let out = invoke(&e.ctx, "orphan-scanner", json!({"dry_run": false}))
         .await
         .unwrap();
+    golden("orphan_scanner_stopped", &out);
     assert_eq!(out["orphans"][0]["stopped"], true);
     assert_eq!(e.fake_exec.launched()[0].status, TaskStatus::Cancelled);
 }

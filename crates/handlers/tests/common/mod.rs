@@ -230,3 +230,46 @@ pub async fn register(e: &TestEnv, model: &str, n: usize) {
             .unwrap();
     }
 }
+
+/// Keys whose values differ from run to run (sortable ids carry a process-wide counter).
+const VOLATILE: &[&str] = &["execution_id", "trace_id", "latency_ms"];
+
+fn mask(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if VOLATILE.contains(&k.as_str()) && !x.is_null() {
+                    *x = serde_json::Value::String("<volatile>".into());
+                } else {
+                    mask(x);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(mask),
+        _ => {}
+    }
+}
+
+/// Compares a handler's whole output with `tests/golden/{name}.json` (ids masked). Run with
+/// `UPDATE_GOLDEN=1` to rewrite the file after a deliberate contract change, then review the diff.
+pub fn golden(name: &str, actual: &serde_json::Value) {
+    let mut actual = actual.clone();
+    mask(&mut actual);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.json"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_string_pretty(&actual).unwrap() + "\n").unwrap();
+    }
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (create it with UPDATE_GOLDEN=1)", path.display()));
+    let expected: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        actual,
+        expected,
+        "{name}: output differs from {}:\n{}",
+        path.display(),
+        serde_json::to_string_pretty(&actual).unwrap()
+    );
+}
