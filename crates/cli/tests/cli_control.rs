@@ -298,6 +298,16 @@ fn concurrent_retrain_commands_start_one_training_and_the_daemon_finishes_the_wo
         (Some("completed"), Some(2))
     );
     assert!(rs["last_retrained"].is_string());
+    // The training task's log, followed: printed whole, and the command ends with the task.
+    let logs = tradai(h, &["retrain", "logs", "M", "--follow"]);
+    assert!(logs.status.success());
+    let text = String::from_utf8_lossy(&logs.stdout);
+    assert!(text.contains("registered"), "{text}");
+    assert!(
+        String::from_utf8_lossy(&logs.stderr).contains("ended: Succeeded"),
+        "{}",
+        String::from_utf8_lossy(&logs.stderr)
+    );
 }
 
 #[test]
