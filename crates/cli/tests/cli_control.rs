@@ -23,41 +23,12 @@ fn wait_for(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
 fn live() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let h = tmp.path();
-    let data = h.join("data");
-    ok_json(
+    market_and_model(
         h,
-        &[
-            "data",
-            "synth",
-            "--out",
-            data.to_str().unwrap(),
-            "--pairs",
-            "BTC/USDT",
-            "--timeframe",
-            "1h",
-            "--days",
-            "200",
-            "--seed",
-            "7",
-            "--start",
-            "2023-01-01",
-        ],
-    );
-    ok_json(
-        h,
-        &[
-            "model",
-            "config",
-            "M",
-            "--pairs",
-            "BTC/USDT",
-            "--timeframe",
-            "1h",
-            "--train-period-days",
-            "90",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
+        "M",
+        "BTC/USDT",
+        ("200", "2023-01-01", "7"),
+        &["--train-period-days", "90"],
     );
     ok_json(h, &["train", "M"]);
     ok_json(h, &["model", "promote", "M", "1"]);

@@ -41,40 +41,7 @@ fn onnx_artifact(dir: &Path, features: &[&str]) {
 fn an_onnx_model_registers_backtests_and_trades_on_paper() {
     let tmp = tempfile::tempdir().unwrap();
     let h = tmp.path();
-    let data = h.join("data");
-    ok_json(
-        h,
-        &[
-            "data",
-            "synth",
-            "--out",
-            data.to_str().unwrap(),
-            "--pairs",
-            "BTC/USDT",
-            "--timeframe",
-            "1h",
-            "--days",
-            "60",
-            "--start",
-            "2024-01-01",
-            "--seed",
-            "5",
-        ],
-    );
-    ok_json(
-        h,
-        &[
-            "model",
-            "config",
-            "Mlp",
-            "--pairs",
-            "BTC/USDT",
-            "--timeframe",
-            "1h",
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
-    );
+    market_and_model(h, "Mlp", "BTC/USDT", ("60", "2024-01-01", "5"), &[]);
     let art = h.join("mlp");
     onnx_artifact(&art, &["ret_1", "ret_6", "vol_24", "rsi_14", "macd_hist"]);
     let v = ok_json(

@@ -13,42 +13,12 @@ use std::time::Duration;
 /// A home with `days` of 1h candles for BTC/USDT and ETH/USDT and model PascalStrategy configured.
 fn setup(days: &str, train_days: &str) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    let h = tmp.path();
-    let data = h.join("data");
-    ok_json(
-        h,
-        &[
-            "data",
-            "synth",
-            "--out",
-            data.to_str().unwrap(),
-            "--pairs",
-            "BTC/USDT,ETH/USDT",
-            "--timeframe",
-            "1h",
-            "--days",
-            days,
-            "--start",
-            "2024-01-01",
-            "--seed",
-            "11",
-        ],
-    );
-    ok_json(
-        h,
-        &[
-            "model",
-            "config",
-            "PascalStrategy",
-            "--pairs",
-            "BTC/USDT,ETH/USDT",
-            "--timeframe",
-            "1h",
-            "--train-period-days",
-            train_days,
-            "--data-dir",
-            data.to_str().unwrap(),
-        ],
+    market_and_model(
+        tmp.path(),
+        "PascalStrategy",
+        "BTC/USDT,ETH/USDT",
+        (days, "2024-01-01", "11"),
+        &["--train-period-days", train_days],
     );
     tmp
 }

@@ -69,6 +69,24 @@ async fn training_succeeds(e: &TestEnv) -> String {
     task.task_id
 }
 
+/// What a crash leaves behind: the execution record as `x` says, written over revision `rev`
+/// by hand (no workflow code ran to get it there).
+async fn crash_at(e: &TestEnv, x: &workflow::Execution, rev: u64) {
+    e.ctx
+        .rb
+        .store
+        .write(tradai_ports::Write {
+            table: tradai_ports::Table::WORKFLOW_STATE,
+            key: tradai_ports::Key::pk(&x.execution_id),
+            doc: Some(serde_json::to_value(x).unwrap()),
+            expect: tradai_ports::Expect::Rev(rev),
+            at: e.clock.now_utc(),
+            audit: None,
+        })
+        .await
+        .unwrap();
+}
+
 fn states(x: &workflow::Execution) -> Vec<State> {
     let mut s: Vec<State> = x.history.iter().map(|h| h.state).collect();
     s.dedup();
@@ -379,20 +397,7 @@ async fn a_restarted_daemon_resumes_every_state() {
     let (mut x, rev) = workflow::get(&e.ctx, &still.execution_id).await.unwrap();
     x.state = State::CompareModels;
     x.new_version = Some(2);
-    let doc = serde_json::to_value(&x).unwrap();
-    e.ctx
-        .rb
-        .store
-        .write(tradai_ports::Write {
-            table: tradai_ports::Table::WORKFLOW_STATE,
-            key: tradai_ports::Key::pk(&x.execution_id),
-            doc: Some(doc),
-            expect: tradai_ports::Expect::Rev(rev),
-            at: e.clock.now_utc(),
-            audit: None,
-        })
-        .await
-        .unwrap();
+    crash_at(&e, &x, rev).await;
     let done = workflow::resume_all(&e.ctx).await.unwrap().remove(0);
     assert_eq!(done.status, Status::Succeeded);
     assert_eq!(
@@ -434,20 +439,7 @@ async fn an_execution_left_running_in_any_state_is_resumed_to_an_end() {
         let (mut x, rev) = workflow::get(&e.ctx, &done.execution_id).await.unwrap();
         x.state = state;
         x.status = Status::Running;
-        let doc = serde_json::to_value(&x).unwrap();
-        e.ctx
-            .rb
-            .store
-            .write(tradai_ports::Write {
-                table: tradai_ports::Table::WORKFLOW_STATE,
-                key: tradai_ports::Key::pk(&x.execution_id),
-                doc: Some(doc),
-                expect: tradai_ports::Expect::Rev(rev),
-                at: e.clock.now_utc(),
-                audit: None,
-            })
-            .await
-            .unwrap();
+        crash_at(&e, &x, rev).await;
 
         // The next daemons: each resumes what is left; a training task it starts ends.
         let mut end = None;

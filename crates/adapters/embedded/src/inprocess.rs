@@ -6,7 +6,7 @@
 //! `tradai tasks list` and the orphan scanner see these tasks like any other; a task whose
 //! process ended before it did is reported `lost` by whoever looks next.
 
-use crate::tasks::{decode, load, save};
+use crate::tasks::{load, record_cancelled, save, scan};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::future::Future;
@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::task::AbortHandle;
 use tradai_ports::state::new_id;
 use tradai_ports::{
-    Clock, Expect, StateStore, Table, TaskError, TaskExecutor, TaskInfo, TaskSpec, TaskStatus,
+    Clock, Expect, StateStore, TaskError, TaskExecutor, TaskInfo, TaskSpec, TaskStatus,
 };
 
 /// The work of one task: its spec in, `Err(message)` when it failed.
@@ -158,28 +158,17 @@ impl TaskExecutor for InProcessExecutor {
 
     async fn list(&self, started_by: Option<&str>) -> Result<Vec<TaskInfo>, TaskError> {
         let mut out = Vec::new();
-        for item in self.store.scan(Table::TASKS).await? {
-            let rev = item.rev;
-            let t = decode(item)?;
-            if started_by.is_none_or(|s| t.spec.started_by == s) {
-                out.push(self.refresh(t, rev).await?);
-            }
+        for (t, rev) in scan(&*self.store, started_by).await? {
+            out.push(self.refresh(t, rev).await?);
         }
         out.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         Ok(out)
     }
 
     async fn stop(&self, task_id: &str, reason: &str) -> Result<TaskInfo, TaskError> {
-        let (mut t, rev) = load(&*self.store, task_id).await?;
-        if t.status.is_final() {
+        let (t, cancelled) = record_cancelled(&*self.store, &*self.clock, task_id, reason).await?;
+        if !cancelled {
             return Ok(t);
-        }
-        let now = self.clock.now();
-        t.status = TaskStatus::Cancelled;
-        t.finished_at = Some(now);
-        t.error = Some(format!("stopped: {reason}"));
-        if !save(&*self.store, &t, Expect::Rev(rev), now).await? {
-            return Box::pin(self.stop(task_id, reason)).await;
         }
         if let Ok(mut m) = self.running.lock()
             && let Some(h) = m.remove(task_id)

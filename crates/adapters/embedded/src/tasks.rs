@@ -31,7 +31,7 @@ pub struct LocalExecutor {
     log_dir: PathBuf,
 }
 
-pub(crate) fn decode(item: tradai_ports::Item) -> Result<TaskInfo, StoreError> {
+fn decode(item: tradai_ports::Item) -> Result<TaskInfo, StoreError> {
     serde_json::from_value(item.doc).map_err(|e| StoreError::Corrupt {
         table: Table::TASKS.to_string(),
         key: item.key.to_string(),
@@ -46,6 +46,45 @@ pub(crate) async fn load(store: &dyn StateStore, id: &str) -> Result<(TaskInfo, 
         .ok_or_else(|| TaskError::NotFound(id.to_string()))?;
     let rev = item.rev;
     Ok((decode(item)?, rev))
+}
+
+/// Task records (with their revisions), optionally only those started by `started_by`.
+pub(crate) async fn scan(
+    store: &dyn StateStore,
+    started_by: Option<&str>,
+) -> Result<Vec<(TaskInfo, u64)>, TaskError> {
+    let mut out = Vec::new();
+    for item in store.scan(Table::TASKS).await? {
+        let rev = item.rev;
+        let t = decode(item)?;
+        if started_by.is_none_or(|s| t.spec.started_by == s) {
+            out.push((t, rev));
+        }
+    }
+    Ok(out)
+}
+
+/// Records a stop: the task becomes `cancelled` unless it already ended (then it is returned
+/// as it is, `false`). Retries on a concurrent change; the caller then ends the work itself.
+pub(crate) async fn record_cancelled(
+    store: &dyn StateStore,
+    clock: &dyn Clock,
+    task_id: &str,
+    reason: &str,
+) -> Result<(TaskInfo, bool), TaskError> {
+    loop {
+        let (mut t, rev) = load(store, task_id).await?;
+        if t.status.is_final() {
+            return Ok((t, false));
+        }
+        let now = clock.now();
+        t.status = TaskStatus::Cancelled;
+        t.finished_at = Some(now);
+        t.error = Some(format!("stopped: {reason}"));
+        if save(store, &t, Expect::Rev(rev), now).await? {
+            return Ok((t, true));
+        }
+    }
 }
 
 /// Writes a task record if it is still at `rev`; returns false if someone else changed it.
@@ -179,28 +218,17 @@ impl TaskExecutor for LocalExecutor {
 
     async fn list(&self, started_by: Option<&str>) -> Result<Vec<TaskInfo>, TaskError> {
         let mut out = Vec::new();
-        for item in self.store.scan(Table::TASKS).await? {
-            let rev = item.rev;
-            let t = decode(item)?;
-            if started_by.is_none_or(|s| t.spec.started_by == s) {
-                out.push(self.refresh(t, rev).await?);
-            }
+        for (t, rev) in scan(&*self.store, started_by).await? {
+            out.push(self.refresh(t, rev).await?);
         }
         out.sort_by_key(|t| std::cmp::Reverse(t.created_at));
         Ok(out)
     }
 
     async fn stop(&self, task_id: &str, reason: &str) -> Result<TaskInfo, TaskError> {
-        let (mut t, rev) = load(&*self.store, task_id).await?;
-        if t.status.is_final() {
+        let (t, cancelled) = record_cancelled(&*self.store, &*self.clock, task_id, reason).await?;
+        if !cancelled {
             return Ok(t);
-        }
-        let now = self.clock.now();
-        t.status = TaskStatus::Cancelled;
-        t.finished_at = Some(now);
-        t.error = Some(format!("stopped: {reason}"));
-        if !save(&*self.store, &t, Expect::Rev(rev), now).await? {
-            return Box::pin(self.stop(task_id, reason)).await;
         }
         if let Some(pid) = t.pid
             && let Ok(p) = i32::try_from(pid)

@@ -67,3 +67,49 @@ pub fn trained_artifact(dir: &Path) -> std::path::PathBuf {
     out.model.save(dir).unwrap();
     dir.to_path_buf()
 }
+
+/// A synthetic 1h market of `pairs` (comma-separated) in `home/data` — `days` from `start`,
+/// seeded — and model `model` configured on it with any `extra` `model config` flags.
+pub fn market_and_model(
+    home: &Path,
+    model: &str,
+    pairs: &str,
+    (days, start, seed): (&str, &str, &str),
+    extra: &[&str],
+) -> std::path::PathBuf {
+    let data = home.join("data");
+    let d = data.to_str().unwrap();
+    ok_json(
+        home,
+        &[
+            "data",
+            "synth",
+            "--out",
+            d,
+            "--pairs",
+            pairs,
+            "--timeframe",
+            "1h",
+            "--days",
+            days,
+            "--start",
+            start,
+            "--seed",
+            seed,
+        ],
+    );
+    let mut args = vec![
+        "model",
+        "config",
+        model,
+        "--pairs",
+        pairs,
+        "--timeframe",
+        "1h",
+        "--data-dir",
+        d,
+    ];
+    args.extend_from_slice(extra);
+    ok_json(home, &args);
+    data
+}
