@@ -21,6 +21,17 @@ fn csv(dir: &Path, name: &str, rows: usize, offset: f64) -> PathBuf {
     p
 }
 
+/// `drift compare FLAG SOURCE --current CURRENT EXTRA…`.
+fn compare<'a>(
+    (flag, source): (&'a str, &'a str),
+    current: &'a str,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut a = vec!["drift", "compare", flag, source, "--current", current];
+    a.extend_from_slice(extra);
+    a
+}
+
 #[test]
 fn profile_build_and_compare_find_a_shift_and_rank_it_first() {
     let tmp = tempfile::tempdir().unwrap();
@@ -50,27 +61,21 @@ fn profile_build_and_compare_find_a_shift_and_rank_it_first() {
 
     let calm = ok_json(
         h,
-        &[
-            "drift",
-            "compare",
-            "--profile",
-            profile.to_str().unwrap(),
-            "--current",
+        &compare(
+            ("--profile", profile.to_str().unwrap()),
             same.to_str().unwrap(),
-        ],
+            &[],
+        ),
     );
     assert_eq!(calm["severity"], "none", "{calm:#}");
 
     let drifted = ok_json(
         h,
-        &[
-            "drift",
-            "compare",
-            "--profile",
-            profile.to_str().unwrap(),
-            "--current",
+        &compare(
+            ("--profile", profile.to_str().unwrap()),
             shifted.to_str().unwrap(),
-        ],
+            &[],
+        ),
     );
     assert_eq!(drifted["ranking"][0], "x", "{drifted:#}");
     let x = &drifted["features"][0];
@@ -82,53 +87,47 @@ fn profile_build_and_compare_find_a_shift_and_rank_it_first() {
 
     // The configuration's thresholds apply (here from --set; tradai.toml and the contracts'
     // env vars go through the same loader), and a flag wins over them.
+    let prof = ("--profile", profile.to_str().unwrap());
     let lenient = ok_json(
         h,
-        &[
-            "--set",
-            "drift.psi_moderate_threshold=50",
-            "--set",
-            "drift.psi_significant_threshold=100",
-            "drift",
-            "compare",
-            "--profile",
-            profile.to_str().unwrap(),
-            "--current",
+        &compare(
+            prof,
             shifted.to_str().unwrap(),
-        ],
+            &[
+                "--set",
+                "drift.psi_moderate_threshold=50",
+                "--set",
+                "drift.psi_significant_threshold=100",
+            ],
+        ),
     );
     assert_eq!(lenient["thresholds"]["significant"], 100.0);
     assert_ne!(lenient["severity"], "significant", "{lenient:#}");
     let flagged = ok_json(
         h,
-        &[
-            "--set",
-            "drift.psi_significant_threshold=100",
-            "drift",
-            "compare",
-            "--profile",
-            profile.to_str().unwrap(),
-            "--current",
+        &compare(
+            prof,
             shifted.to_str().unwrap(),
-            "--moderate",
-            "0.1",
-            "--significant",
-            "0.25",
-        ],
+            &[
+                "--set",
+                "drift.psi_significant_threshold=100",
+                "--moderate",
+                "0.1",
+                "--significant",
+                "0.25",
+            ],
+        ),
     );
     assert_eq!(flagged["thresholds"]["significant"], 0.25);
 
     // Human output: a table with the feature names.
     let out = tradai(
         h,
-        &[
-            "drift",
-            "compare",
-            "--reference",
-            reference.to_str().unwrap(),
-            "--current",
+        &compare(
+            ("--reference", reference.to_str().unwrap()),
             shifted.to_str().unwrap(),
-        ],
+            &[],
+        ),
     );
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -145,30 +144,14 @@ fn bad_input_names_the_file_and_column_and_exits_2() {
     let c = current.to_str().unwrap();
     fails(
         h,
-        &[
-            "drift",
-            "compare",
-            "--reference",
-            r,
-            "--current",
-            c,
-            "--features",
-            "nope",
-        ],
+        &compare(("--reference", r), c, &["--features", "nope"]),
         2,
         "`nope`",
     );
     let missing = h.join("missing.parquet");
     fails(
         h,
-        &[
-            "drift",
-            "compare",
-            "--reference",
-            r,
-            "--current",
-            missing.to_str().unwrap(),
-        ],
+        &compare(("--reference", r), missing.to_str().unwrap(), &[]),
         2,
         "missing.parquet",
     );
@@ -176,14 +159,7 @@ fn bad_input_names_the_file_and_column_and_exits_2() {
     std::fs::write(&corrupt, b"PAR1 this is not parquet").unwrap();
     fails(
         h,
-        &[
-            "drift",
-            "compare",
-            "--reference",
-            r,
-            "--current",
-            corrupt.to_str().unwrap(),
-        ],
+        &compare(("--reference", r), corrupt.to_str().unwrap(), &[]),
         2,
         "corrupt.parquet",
     );
@@ -192,31 +168,17 @@ fn bad_input_names_the_file_and_column_and_exits_2() {
     std::fs::write(&text, "x,c,y\nhello,a,1\nworld,b,2\n").unwrap();
     fails(
         h,
-        &[
-            "drift",
-            "compare",
-            "--reference",
-            r,
-            "--current",
+        &compare(
+            ("--reference", r),
             text.to_str().unwrap(),
-            "--features",
-            "x",
-        ],
+            &["--features", "x"],
+        ),
         2,
         "x",
     );
     fails(
         h,
-        &[
-            "drift",
-            "compare",
-            "--reference",
-            r,
-            "--current",
-            c,
-            "--alpha",
-            "2",
-        ],
+        &compare(("--reference", r), c, &["--alpha", "2"]),
         2,
         "--alpha",
     );
