@@ -44,6 +44,39 @@ fn the_demo_runs_and_leaves_a_home_the_printed_commands_inspect() {
     assert!(versions.as_array().unwrap().len() >= 2, "{versions:#}");
     let history = ok_json(&home, &["drift", "history", "demo-model"]);
     assert!(!history.as_array().unwrap().is_empty());
+    assert!(
+        history.as_array().unwrap().iter().any(|d| d["psi"]
+            .as_object()
+            .is_some_and(|m| m.keys().any(|k| k.starts_with("feature:")))),
+        "PSI per feature in the drift history"
+    );
+    let drift = ok_json(&home, &["drift", "show", "demo-model"]);
+    assert!(drift["severity"].is_string(), "{drift:#}");
+    let reset = ok_json(
+        &home,
+        &[
+            "drift",
+            "reset",
+            "demo-model",
+            "--reason",
+            "checked by hand",
+        ],
+    );
+    assert_eq!(
+        (reset["status"].as_str(), reset["severity"].as_str()),
+        (Some("reset"), Some("none"))
+    );
+    let audit = ok_json(&home, &["audit", "--entity", "demo-model"]);
+    assert!(
+        audit
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["action"] == "drift.reset"
+                && a["actor"] == "alice"
+                && a["reason"] == "checked by hand"),
+        "{audit:#}"
+    );
     let cfg = ok_json(&home, &["config", "show"]);
     let sched = cfg["settings"]
         .as_array()

@@ -400,10 +400,18 @@ async fn monitor_one(ctx: &Ctx, model: &str, input: &Input) -> Result<ModelResul
         Err(tradai_runbook::RunbookError::NotFound { .. }) => Severity::None,
         Err(e) => return Err(e.into()),
     };
+    // PSI per quantity: backtest metrics by name, live features as `feature:NAME` (the model's
+    // prediction is `feature:prediction`), so one map answers "what drifts most".
     let psi: BTreeMap<String, f64> = r
         .metric_drifts
         .iter()
         .map(|m| (m.metric.clone(), m.psi))
+        .chain(
+            r.feature_drift
+                .iter()
+                .flat_map(|f| f.features.iter())
+                .map(|f| (format!("feature:{}", f.feature), f.psi)),
+        )
         .collect();
     let state = DriftState {
         model_name: name.clone(),
