@@ -141,3 +141,43 @@ async fn launching_with_a_missing_supervisor_fails_cleanly() {
     let all = exec.list(None).await.unwrap();
     assert_eq!(all[0].status, TaskStatus::Failed);
 }
+
+#[tokio::test]
+async fn stop_cancels_the_record_and_signals_the_tasks_process_group() {
+    use std::os::unix::process::CommandExt;
+    use std::os::unix::process::ExitStatusExt;
+    let (tmp, store, clock) = setup();
+    // A task's supervisor leads its own process group; a long sleep stands in for it here.
+    let mut child = std::process::Command::new("sleep")
+        .arg("600")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    pending(&*store, "long", &["sleep", "600"], 3600, Some(child.id())).await;
+    let exec = LocalExecutor::new(
+        store.clone(),
+        clock,
+        vec!["tradai".into()],
+        tmp.path().join("logs"),
+    );
+    assert_eq!(
+        exec.describe("long").await.unwrap().status,
+        TaskStatus::Running
+    );
+    let t = exec.stop("long", "operator request").await.unwrap();
+    assert_eq!(t.status, TaskStatus::Cancelled);
+    assert_eq!(t.error.as_deref(), Some("stopped: operator request"));
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.signal(),
+        Some(15),
+        "the process got SIGTERM: {status:?}"
+    );
+    // The cancellation stays; stopping again changes nothing.
+    let again = exec.stop("long", "twice").await.unwrap();
+    assert_eq!(again.error.as_deref(), Some("stopped: operator request"));
+    assert_eq!(
+        exec.describe("long").await.unwrap().status,
+        TaskStatus::Cancelled
+    );
+}
