@@ -189,6 +189,8 @@ impl Global {
             channels,
             executor: Arc::new(executor),
             tradai_command: command,
+            // One command, one answer: deliver now. `tradai up` turns this off.
+            deliver_inline: true,
         })
     }
 

@@ -107,6 +107,8 @@ pub struct Daemon {
     ctx: Ctx,
     jobs: Vec<Job>,
     watch_last: BTreeMap<String, DateTime<Utc>>,
+    /// Whether `tick` also pumps the notification outbox (`run` pumps it in a task of its own).
+    pump_in_tick: bool,
 }
 
 impl Daemon {
@@ -129,6 +131,7 @@ impl Daemon {
             ctx,
             jobs,
             watch_last: BTreeMap::new(),
+            pump_in_tick: true,
         })
     }
 
@@ -199,19 +202,36 @@ impl Daemon {
                 tracing::error!(error = %e, "cannot advance workflows");
                 0
             });
-        report.notifications_delivered = notify::pump(&self.ctx).await.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "cannot pump the notification outbox");
-            0
-        });
+        if self.pump_in_tick {
+            report.notifications_delivered = pump_logged(&self.ctx).await;
+        }
         report
     }
 
     /// Ticks every `period` until `shutdown` resolves; a tick in progress finishes first.
+    ///
+    /// Notifications only go to the persisted outbox here (`deliver_inline` off), and the
+    /// outbox is pumped by a task of its own every `period`: a webhook that hangs delays its
+    /// own deliveries, never drift-monitor, the policy or a workflow.
     pub async fn run(
         mut self,
         period: StdDuration,
         shutdown: impl std::future::Future<Output = ()>,
     ) {
+        self.ctx.deliver_inline = false;
+        self.pump_in_tick = false;
+        let pump_ctx = self.ctx.clone();
+        let pump = tokio::spawn(async move {
+            let mut every = tokio::time::interval(period);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                let n = pump_logged(&pump_ctx).await;
+                if n > 0 {
+                    tracing::info!(delivered = n, "notifications delivered from the outbox");
+                }
+            }
+        });
         self.recover().await;
         for j in &self.jobs {
             tracing::info!(handler = %j.handler, next = %j.next, "scheduled");
@@ -230,8 +250,18 @@ impl Daemon {
                 }
             }
         }
+        // What is still queued stays in the outbox for the next daemon.
+        pump.abort();
         tracing::info!("daemon stopped");
     }
+}
+
+/// One pass over the outbox; errors are logged (the entries stay for the next pass).
+async fn pump_logged(ctx: &Ctx) -> usize {
+    notify::pump(ctx).await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "cannot pump the notification outbox");
+        0
+    })
 }
 
 async fn run_handler(ctx: &Ctx, name: &str, payload: Value) -> Value {

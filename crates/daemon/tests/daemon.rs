@@ -43,6 +43,7 @@ fn ctx(tmp: &tempfile::TempDir, clock: Arc<ManualClock>) -> Ctx {
         )),
         evaluator: Arc::new(NoEvaluator),
         tradai_command: vec!["tradai".into()],
+        deliver_inline: true,
     }
 }
 
@@ -137,4 +138,96 @@ fn a_bad_schedule_is_refused_with_its_name() {
     )
     .unwrap_err();
     assert!(e.to_string().contains("schedule 'hourly'"), "{e}");
+}
+
+/// A channel that never answers: a webhook whose server accepted the connection and hangs.
+struct Hanging;
+
+#[async_trait]
+impl tradai_ports::Channel for Hanging {
+    fn name(&self) -> &str {
+        "hanging"
+    }
+    async fn deliver(
+        &self,
+        _: &tradai_ports::Notification,
+    ) -> Result<(), tradai_ports::DeliveryError> {
+        std::future::pending().await
+    }
+}
+
+/// While a channel hangs, the daemon's loop goes on: the heartbeat check runs twice (the
+/// second raises the alarm), and its notification waits in the outbox for the pump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_channel_does_not_hold_the_control_loop() {
+    use tradai_domain::{Actor, ModelName, StrategyConfig, StrategyId, TradingStatus};
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2024, 2, 7, 12, 0, 0).unwrap(),
+    ));
+    let mut c = ctx(&tmp, clock.clone());
+    c.channels = vec![Arc::new(Hanging)];
+    let alice = Actor::new("alice");
+    c.rb.strategy_add(
+        StrategyConfig {
+            strategy_id: StrategyId::new("S1").unwrap(),
+            model: ModelName::new("M").unwrap(),
+            stake_amount: 10.0,
+            max_open_trades: 1,
+            pairs: vec!["BTC/USDT".into()],
+            timeframe: "1h".into(),
+        },
+        &alice,
+    )
+    .await
+    .unwrap();
+    c.rb.trading_set_status(
+        &StrategyId::new("S1").unwrap(),
+        TradingStatus::Running,
+        &alice,
+        "live",
+    )
+    .await
+    .unwrap();
+    let watcher = c.clone();
+    let daemon = Daemon::new(c).unwrap();
+    let (tick_clock, deadline) = (
+        clock.clone(),
+        std::time::Instant::now() + std::time::Duration::from_secs(20),
+    );
+    // The shutdown: once the heartbeat alarm fired (two checks, a minute of market time
+    // apart), or the deadline passed.
+    let fired = async move {
+        loop {
+            tick_clock.advance(Duration::minutes(1));
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let alarms = tradai_handlers::alarms::list(&watcher).await.unwrap();
+            let alarm = alarms
+                .iter()
+                .any(|a| a.name == "tradai-dev-heartbeat-stale" && a.state.to_string() == "ALARM");
+            if alarm || std::time::Instant::now() > deadline {
+                return;
+            }
+        }
+    };
+    tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        daemon.run(std::time::Duration::from_millis(50), fired),
+    )
+    .await
+    .expect("the daemon stops although a channel hangs");
+    let mut probe = ctx(&tmp, clock);
+    probe.channels = vec![Arc::new(Hanging)];
+    let alarms = tradai_handlers::alarms::list(&probe).await.unwrap();
+    assert!(
+        alarms
+            .iter()
+            .any(|a| a.name == "tradai-dev-heartbeat-stale" && a.state.to_string() == "ALARM"),
+        "the heartbeat check ran on while the channel hung: {alarms:?}"
+    );
+    let queued = tradai_handlers::notify::pending(&probe).await.unwrap();
+    assert!(
+        queued.iter().any(|q| q.channel == "hanging"),
+        "the alert waits in the outbox"
+    );
 }

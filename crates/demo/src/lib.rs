@@ -468,6 +468,8 @@ impl Demo {
             channels: vec![Arc::new(DemoChannel(notes.clone()))],
             executor: Arc::new(executor),
             tradai_command: vec!["tradai".into(), "--home".into(), home.display().to_string()],
+            // The demo ticks by hand and shows each notification on the timeline at once.
+            deliver_inline: true,
             rb: rb.clone(),
         };
         timeline.notifications = notes;

@@ -18,6 +18,10 @@ pub struct Ctx {
     /// The command line prefix that runs `tradai` against the same home and environment
     /// (e.g. `[/usr/bin/tradai, --home, H, --env, dev]`): training tasks append `train MODEL`.
     pub tradai_command: Vec<String>,
+    /// Whether [`crate::notify::send`] tries the channels before it returns (an operator's
+    /// `tradai invoke notify` wants to know what was delivered) or only writes the persisted
+    /// outbox for the pump (the daemon: a hanging webhook must not hold the control loop).
+    pub deliver_inline: bool,
 }
 
 impl Ctx {

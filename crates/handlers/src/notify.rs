@@ -128,7 +128,8 @@ pub async fn send(ctx: &Ctx, n: Notification) -> Result<NotifyOutput, HandlerErr
         };
         let key = outbox_key(&entry);
         write_entry(ctx, &key, &entry, Expect::Absent).await?;
-        let delivered = attempt(ctx, &**ch, entry, &key, now).await?;
+        // Persisted first: from here on the outbox pump delivers it if we do not.
+        let delivered = ctx.deliver_inline && attempt(ctx, &**ch, entry, &key, now).await?;
         out.channels.insert(
             ch.name().to_string(),
             if delivered { "delivered" } else { "queued" }.to_string(),

@@ -195,6 +195,7 @@ pub fn env_with(config: Config) -> TestEnv {
             "--home".into(),
             tmp.path().display().to_string(),
         ],
+        deliver_inline: true,
     };
     TestEnv {
         tmp,
