@@ -373,14 +373,27 @@ fn training_killed_at_any_point_leaves_no_half_registered_version() {
         t["version"]["version"].as_u64().unwrap() as usize,
         versions(h).last().unwrap()["version"].as_u64().unwrap() as usize
     );
-    // Interrupted runs stay visible as `running` in the experiment; finished ones name their version.
+    // Interrupted runs were closed as `killed` by the next training (their process is gone);
+    // finished ones name their version; none is left `running`.
     let runs = ok_json(h, &["runs", "list", "--experiment", "train-PascalStrategy"]);
+    let mut closed = 0;
     for r in runs.as_array().unwrap() {
-        assert!(
-            r["status"] == "running" || r["tags"]["version"].is_string(),
-            "{r}"
-        );
+        match r["status"].as_str() {
+            Some("killed") => {
+                closed += 1;
+                assert!(
+                    r["tags"]["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("ended without"),
+                    "{r}"
+                );
+                assert!(r["end_time"].is_string(), "{r}");
+            }
+            _ => assert!(r["tags"]["version"].is_string(), "{r}"),
+        }
     }
+    assert!(closed >= 1, "the killed runs were closed: {runs:#}");
 }
 
 #[test]

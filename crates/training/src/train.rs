@@ -16,7 +16,7 @@ use tradai_drift::profile::PROFILE_FORMAT_VERSION;
 use tradai_drift::{Binning, Profile, profile_numeric};
 use tradai_market::check::Report;
 use tradai_ml::{TrainConfig, TrainOutcome};
-use tradai_ports::Run;
+use tradai_ports::{Run, RunFilter};
 use tradai_runbook::ModelVersion;
 use tradai_runbook::registry::NewVersion;
 
@@ -164,6 +164,7 @@ impl Training {
             });
         }
 
+        self.close_abandoned_runs(model).await?;
         // The run exists from here on, so a failed or killed training is visible in the experiment.
         let started = self.runbook.clock.now();
         let mut run = Run {
@@ -192,6 +193,8 @@ impl Training {
             tags: BTreeMap::from([
                 ("model".into(), model.to_string()),
                 ("source".into(), "train".into()),
+                // Which process trains: a later training closes the run if it is gone.
+                ("pid".into(), std::process::id().to_string()),
             ]),
         };
         self.tracker.log_run(&run).await?;
@@ -227,6 +230,40 @@ impl Training {
                 Err(e)
             }
         }
+    }
+
+    /// Closes this model's training runs that a process left `running` and that process is
+    /// gone (killed, crashed): status `killed`, ended now, with the reason. Without it the
+    /// experiment would show them running forever. Runs of live processes are left alone.
+    async fn close_abandoned_runs(&self, model: &ModelName) -> Result<(), TrainingError> {
+        let runs = self
+            .tracker
+            .runs(&RunFilter {
+                experiment_prefix: Some(train_experiment(model)),
+                model: Some(model.to_string()),
+                ..Default::default()
+            })
+            .await?;
+        let now = self.runbook.clock.now();
+        for mut r in runs.into_iter().filter(|r| r.status == "running") {
+            let Some(pid) = r.tags.get("pid").and_then(|p| p.parse::<i32>().ok()) else {
+                continue;
+            };
+            if process_alive(pid) {
+                continue;
+            }
+            r.status = "killed".into();
+            r.end_time = Some(now);
+            r.tags.insert(
+                "error".into(),
+                format!(
+                    "training process {pid} ended without recording an end (killed or crashed)"
+                ),
+            );
+            tracing::warn!(run = %r.run_id, pid, "closing a training run whose process is gone");
+            self.tracker.log_run(&r).await?;
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -349,5 +386,16 @@ impl Training {
             ),
         );
         Ok(version)
+    }
+}
+
+/// Whether process `pid` exists on this machine (signal 0: no signal sent). A process we may not
+/// signal exists too.
+fn process_alive(pid: i32) -> bool {
+    use nix::errno::Errno;
+    match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None) {
+        Ok(()) => true,
+        Err(Errno::ESRCH) => false,
+        Err(_) => true,
     }
 }
