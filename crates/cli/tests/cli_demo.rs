@@ -112,4 +112,12 @@ fn the_demo_refuses_bad_input_and_foreign_homes() {
         "--history-days",
     );
     fails(&fresh, &["demo", "--shift-vol", "0"], 2, "--shift-vol");
+    fails(&fresh, &["demo", "--env", "prod"], 2, "environment dev");
+    fails(
+        &fresh,
+        &["demo", "--set", "drift.alpha=0.05"],
+        2,
+        "--set do not apply",
+    );
+    assert!(!fresh.exists(), "refused before anything was written");
 }

@@ -37,6 +37,14 @@ pub struct DemoArgs {
 }
 
 pub async fn run(a: DemoArgs, g: &Global) -> anyhow::Result<u8> {
+    // The demo brings its own configuration (written to its home) and environment, so that the
+    // inspection commands it prints read the same; say so rather than ignore the flags.
+    if g.env != "dev" || g.config.is_some() || !g.set.is_empty() {
+        return Err(usage(
+            "tradai demo runs in environment dev on its own configuration (HOME/tradai.toml); \
+             --env, --config and --set do not apply to it (use --home to choose where it runs)",
+        ));
+    }
     // Only an explicit --home: $TRADAI_HOME is the operator's real state, never the demo's.
     let home = g
         .home

@@ -38,7 +38,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The whole runbook in about a minute on a fresh home: drift, pause, incident, retrain,
+    /// The whole runbook in under a minute on a fresh home: drift, pause, incident, retrain,
     /// compare, promote or keep, reset, resume, resolve — real components, nothing scripted.
     Demo(demo::DemoArgs),
     /// Strategy configuration: the model a strategy trades and its stake.
