@@ -1,7 +1,8 @@
 //! Throughput and memory of the drift engine (not a test: prints a table, asserts nothing).
 //!
 //! `cargo bench -p tradai-drift --bench psi` (env: BENCH_BIG_GB=2 size of the large Parquet file,
-//! BENCH_DIR=/work/tmp-bench scratch directory, deleted afterwards).
+//! BENCH_DIR=/work/tmp-bench scratch directory, deleted afterwards; BENCH_QUICK=1 measures only the
+//! sum floor and the binning kernel).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -160,6 +161,10 @@ fn main() {
         bin(1),
         bin(2),
     );
+    // BENCH_QUICK=1: the kernels only (sum floor and binning), no files.
+    if std::env::var_os("BENCH_QUICK").is_some() {
+        return;
+    }
 
     let batches: Vec<RecordBatch> = values
         .chunks(8192)
