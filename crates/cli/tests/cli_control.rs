@@ -252,7 +252,7 @@ fn concurrent_retrain_commands_start_one_training_and_the_daemon_finishes_the_wo
         workflow(h)["status"] != "running"
     });
     // A second daemon on the same home is refused.
-    fails(h, &["up"], 2, "another tradai daemon");
+    fails(h, &["up"], 2, "another tradai process");
     let _ = std::process::Command::new("kill")
         .args(["-INT", &up.id().to_string()])
         .status();
@@ -378,6 +378,13 @@ fn up_runs_the_strategies_that_trade() {
             st["status"] == "running" && st["last_heartbeat"].is_string()
         },
     );
+    // One runner per strategy: a second one is refused while up's trades S1.
+    fails(
+        h,
+        &["run", "S1", "--speed", "max"],
+        2,
+        "already traded by another tradai process",
+    );
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &up.id().to_string()])
         .status();
@@ -390,4 +397,24 @@ fn up_runs_the_strategies_that_trade() {
         ok_json(h, &["trading", "status", "S2"])["status"],
         "stopped"
     );
+
+    // Runner options are checked before anything starts.
+    fails(h, &["up", "--data", "x.csv"], 2, "--data names one file");
+    fails(h, &["up", "--speed", "warp"], 2, "--speed");
+    // --no-runners leaves S1 to `tradai run`, which can then take it.
+    let mut up = cmd(h, &["up", "--tick", "1s", "--no-runners"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = up.id().to_string();
+    wait_for("the daemon to start", Duration::from_secs(30), || {
+        std::fs::read_to_string(h.join("daemon.lock")).is_ok_and(|p| p.trim() == pid)
+    });
+    let run = ok_json(h, &["run", "S1", "--speed", "max", "--from", "2023-07-15"]);
+    assert!(run["candles"].as_u64().unwrap() > 0, "{run:#}");
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
+    assert!(up.wait().unwrap().success());
 }

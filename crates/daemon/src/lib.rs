@@ -23,7 +23,7 @@ use tradai_handlers::{Ctx, drift_monitor, invoke, notify, policy, workflow};
 /// Daemon failures.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    #[error("another tradai daemon holds {path} (pid {pid}); stop it first or use another --home")]
+    #[error("another tradai process holds {path} (pid {pid}); stop it first or use another --home")]
     Locked { path: String, pid: String },
     #[error("cannot use lock file {path}: {message}")]
     Lock { path: String, message: String },
@@ -41,12 +41,25 @@ pub struct InstanceLock {
 impl InstanceLock {
     /// Takes `{home}/daemon.lock` or reports who holds it.
     pub fn acquire(home: &Path) -> Result<InstanceLock, DaemonError> {
-        let path = home.join("daemon.lock");
+        Self::acquire_at(&home.join("daemon.lock"))
+    }
+
+    /// The lock of one strategy's runner, `{home}/locks/runner-{strategy}.lock`: two runners
+    /// trading one strategy would double its entries and its prediction log.
+    pub fn acquire_runner(home: &Path, strategy: &str) -> Result<InstanceLock, DaemonError> {
+        Self::acquire_at(&home.join("locks").join(format!("runner-{strategy}.lock")))
+    }
+
+    /// Takes the lock file at `path` (created with its directory) or reports who holds it.
+    pub fn acquire_at(path: &Path) -> Result<InstanceLock, DaemonError> {
+        let path = path.to_path_buf();
         let err = |m: String| DaemonError::Lock {
             path: path.display().to_string(),
             message: m,
         };
-        std::fs::create_dir_all(home).map_err(|e| err(e.to_string()))?;
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+        }
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

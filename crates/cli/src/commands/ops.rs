@@ -130,8 +130,22 @@ pub async fn run_up(a: UpArgs, g: &Global) -> anyhow::Result<u8> {
             g.env
         );
     }
-    let runners = if a.no_runners {
-        Vec::new()
+    // The runners' options are checked before anything starts.
+    if a.feed.data.is_some() {
+        return Err(usage(
+            "--data names one file, and `tradai up` runs every strategy: each replays its own \
+             model configuration's data (for one strategy on one file: `tradai run S --data FILE`)",
+        ));
+    }
+    a.feed
+        .speed
+        .parse::<tradai_runner::Speed>()
+        .map_err(|e| usage(format!("--speed: {e}")))?;
+    if let Some(from) = &a.feed.from {
+        tradai_domain::time::parse_ts("--from", from).map_err(|e| usage(e.to_string()))?;
+    }
+    let (runners, _runner_locks) = if a.no_runners {
+        (Vec::new(), Vec::new())
     } else {
         start_runners(g, &a.feed).await?
     };
@@ -179,10 +193,11 @@ pub async fn run_up(a: UpArgs, g: &Global) -> anyhow::Result<u8> {
 async fn start_runners(
     g: &Global,
     feed: &super::run::FeedArgs,
-) -> anyhow::Result<Vec<tradai_runner::Runner>> {
+) -> anyhow::Result<(Vec<tradai_runner::Runner>, Vec<tradai_daemon::InstanceLock>)> {
     let rb = g.runbook()?;
     let home = g.home_abs()?;
     let mut out = Vec::new();
+    let mut locks = Vec::new();
     for s in rb.strategy_list().await? {
         let id = s.config.strategy_id.clone();
         let status = rb.trading_status(&id).await?.status;
@@ -195,8 +210,20 @@ async fn start_runners(
             tracing::info!(strategy = %id, status = %status, "not starting a runner");
             continue;
         }
+        // A strategy someone already runs (`tradai run S`) is left to that runner.
+        let lock = match super::run::runner_lock(&home, &id) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(strategy = %id, error = %e, "not starting a runner");
+                if !g.json {
+                    eprintln!("  runner {id}: not started: {e}");
+                }
+                continue;
+            }
+        };
         match super::run::build_runner(rb.clone(), &id, feed, &home).await {
             Ok((r, source)) => {
+                locks.push(lock);
                 tracing::info!(strategy = %id, feed = %source, "starting the strategy runner");
                 if !g.json {
                     eprintln!("  runner {id}: {source}");
@@ -204,11 +231,14 @@ async fn start_runners(
                 out.push(r);
             }
             Err(e) => {
-                tracing::error!(strategy = %id, error = %e, "cannot start the strategy runner")
+                tracing::error!(strategy = %id, error = %e, "cannot start the strategy runner");
+                if !g.json {
+                    eprintln!("  runner {id}: cannot start: {e}");
+                }
             }
         }
     }
-    Ok(out)
+    Ok((out, locks))
 }
 
 /// Resolves on SIGINT or SIGTERM: how `up` and `run` stop gracefully.

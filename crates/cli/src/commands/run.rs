@@ -150,10 +150,25 @@ pub(crate) async fn build_runner(
     Ok((Runner::new(rb, id.clone(), Box::new(feed), opts), source))
 }
 
+/// One runner per strategy on a home: the lock is held while it trades (released on exit).
+pub(crate) fn runner_lock(
+    home: &std::path::Path,
+    id: &StrategyId,
+) -> anyhow::Result<tradai_daemon::InstanceLock> {
+    tradai_daemon::InstanceLock::acquire_runner(home, id.as_str()).map_err(|e| match e {
+        tradai_daemon::DaemonError::Locked { pid, .. } => usage(format!(
+            "strategy {id} is already traded by another tradai process (pid {pid}: `tradai run` or `tradai up`); stop it first"
+        )),
+        e => anyhow::Error::new(e),
+    })
+}
+
 pub async fn run(a: RunArgs, g: &Global) -> anyhow::Result<u8> {
     let rb = g.runbook()?;
     let id: StrategyId = name(&a.strategy)?;
-    let (mut runner, source) = build_runner(rb, &id, &a.feed, &g.home_abs()?).await?;
+    let home = g.home_abs()?;
+    let _lock = runner_lock(&home, &id)?;
+    let (mut runner, source) = build_runner(rb, &id, &a.feed, &home).await?;
     if !g.json {
         eprintln!("running {id} on {source}; Ctrl-C stops, SIGHUP reloads the model");
     }
