@@ -402,6 +402,26 @@ fn data_check_against_a_model_configuration() {
     let h = tmp.path();
     let data = h.join("data");
     let d = data.to_str().unwrap();
+    // A file of another timeframe beside them is not this model's data.
+    ok_json(
+        h,
+        &[
+            "data",
+            "synth",
+            "--out",
+            d,
+            "--pairs",
+            "BTC/USDT",
+            "--timeframe",
+            "5m",
+            "--days",
+            "2",
+            "--start",
+            "2024-01-01",
+            "--seed",
+            "1",
+        ],
+    );
     let v = ok_json(h, &["data", "check", d, "--model", "PascalStrategy"]);
     assert_eq!(v["passed"], true, "{v:#}");
     assert_eq!(v["files"].as_array().unwrap().len(), 2);

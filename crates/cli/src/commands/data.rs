@@ -93,8 +93,8 @@ pub struct CheckArgs {
     /// Expected pair; checked against file names.
     #[arg(long, value_name = "PAIR", conflicts_with = "model")]
     pub pair: Option<String>,
-    /// Check against a model's configuration: its pairs (each must have a file, and a file must
-    /// be of one of them) and its timeframe.
+    /// Check against a model's configuration: its timeframe, and its pairs (in a directory each
+    /// must have a file of that timeframe; a single file must be of one of them).
     #[arg(long, value_name = "MODEL")]
     pub model: Option<String>,
 }
@@ -323,21 +323,33 @@ pub fn run_check(
         }
         for pair in &pairs {
             // A pair without a file is a failed check of this directory, not the end of it.
-            match candle_files(&args.path, Some(pair)) {
-                Ok(files) => {
-                    for f in files {
-                        results.push(check(f, Some(pair)));
-                    }
-                }
-                Err(e) => {
-                    let whose = expected
-                        .as_ref()
-                        .map_or_else(String::new, |x| format!(" (configured for {})", x.source));
-                    results.push((
-                        args.path.clone(),
-                        Err(format!("no {timeframe} candle file for {pair}{whose}: {e}")),
-                    ));
-                }
+            // The pair's files of this timeframe (a `-5m` file beside the `-1h` one is not
+            // this model's data); names that do not say their timeframe are checked too.
+            let files: Vec<PathBuf> = candle_files(&args.path, Some(pair))
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|f| {
+                    f.file_name()
+                        .and_then(|n| n.to_str())
+                        .and_then(tradai_market::parse_freqtrade_file_name)
+                        .is_none_or(|i| i.timeframe == timeframe)
+                })
+                .collect();
+            if files.is_empty() {
+                let whose = expected
+                    .as_ref()
+                    .map_or_else(String::new, |x| format!(" (configured for {})", x.source));
+                results.push((
+                    args.path.clone(),
+                    Err(format!(
+                        "no {timeframe} candle file for {pair}{whose} in {} (expected e.g. {})",
+                        args.path.display(),
+                        tradai_market::freqtrade_file_name(pair, timeframe, DataFormat::Json)
+                    )),
+                ));
+            }
+            for f in files {
+                results.push(check(f, Some(pair)));
             }
         }
     } else {
