@@ -19,6 +19,11 @@ use tradai_ports::{
     Clock, Expect, StateStore, TaskError, TaskExecutor, TaskInfo, TaskSpec, TaskStatus,
 };
 
+/// The `log` of an in-process task's record. Its `pid` is the process that runs it — not a
+/// supervisor leading a process group of its own — so the child-process executor must never
+/// signal it: a `tradai tasks stop` from another process only records the stop.
+pub const IN_PROCESS_LOG: &str = "in-process (this process's log)";
+
 /// The work of one task: its spec in, `Err(message)` when it failed.
 pub type TaskBody =
     Arc<dyn Fn(TaskSpec) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
@@ -112,7 +117,7 @@ impl TaskExecutor for InProcessExecutor {
             finished_at: None,
             pid: Some(std::process::id()),
             exit_code: None,
-            log: "in-process (this process's log)".into(),
+            log: IN_PROCESS_LOG.into(),
             error: None,
         };
         save(&*self.store, &t, Expect::Absent, now).await?;

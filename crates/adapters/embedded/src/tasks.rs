@@ -231,6 +231,7 @@ impl TaskExecutor for LocalExecutor {
             return Ok(t);
         }
         if let Some(pid) = t.pid
+            && t.log != crate::inprocess::IN_PROCESS_LOG
             && let Ok(p) = i32::try_from(pid)
         {
             // The supervisor leads its own process group: signal the group, command included.

@@ -181,3 +181,63 @@ async fn stop_cancels_the_record_and_signals_the_tasks_process_group() {
         TaskStatus::Cancelled
     );
 }
+
+#[tokio::test]
+async fn stopping_an_in_process_task_from_another_executor_signals_nobody() {
+    use std::os::unix::process::CommandExt;
+    let (tmp, store, clock) = setup();
+    // The record an in-process executor writes: the pid of the process that runs it (here a
+    // sleeping group leader, so a wrong signal would be seen).
+    let mut child = std::process::Command::new("sleep")
+        .arg("600")
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let t = TaskInfo {
+        task_id: "inproc".into(),
+        spec: TaskSpec {
+            model: "M".into(),
+            started_by: "tradai-retraining".into(),
+            command: vec!["train".into(), "M".into()],
+            timeout_secs: 60,
+            note: String::new(),
+        },
+        status: TaskStatus::Running,
+        created_at: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
+        started_at: None,
+        finished_at: None,
+        pid: Some(child.id()),
+        exit_code: None,
+        log: tradai_embedded::inprocess::IN_PROCESS_LOG.into(),
+        error: None,
+    };
+    store
+        .write(Write {
+            table: Table::TASKS,
+            key: Key::pk("inproc"),
+            doc: Some(serde_json::to_value(&t).unwrap()),
+            expect: Expect::Absent,
+            at: t.created_at,
+            audit: None,
+        })
+        .await
+        .unwrap();
+    let exec = LocalExecutor::new(
+        store.clone(),
+        clock,
+        vec!["tradai".into()],
+        tmp.path().join("logs"),
+    );
+    let stopped = exec.stop("inproc", "operator").await.unwrap();
+    assert_eq!(stopped.status, TaskStatus::Cancelled);
+    // A signal would end the sleep within milliseconds; give it a bounded moment to show.
+    for _ in 0..20 {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the process running the task was signalled"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
