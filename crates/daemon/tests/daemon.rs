@@ -166,7 +166,8 @@ async fn a_hanging_channel_does_not_hold_the_control_loop() {
         Utc.with_ymd_and_hms(2024, 2, 7, 12, 0, 0).unwrap(),
     ));
     let mut c = ctx(&tmp, clock.clone());
-    c.channels = vec![Arc::new(Hanging)];
+    // The hanging channel first: the log channel behind it must still get its deliveries.
+    c.channels = vec![Arc::new(Hanging), Arc::new(LogChannel)];
     let alice = Actor::new("alice");
     c.rb.strategy_add(
         StrategyConfig {
@@ -205,7 +206,12 @@ async fn a_hanging_channel_does_not_hold_the_control_loop() {
             let alarm = alarms
                 .iter()
                 .any(|a| a.name == "tradai-dev-heartbeat-stale" && a.state.to_string() == "ALARM");
-            if alarm || std::time::Instant::now() > deadline {
+            let log_done = tradai_handlers::notify::pending(&watcher)
+                .await
+                .unwrap()
+                .iter()
+                .all(|q| q.channel != "log");
+            if (alarm && log_done) || std::time::Instant::now() > deadline {
                 return;
             }
         }
@@ -217,7 +223,7 @@ async fn a_hanging_channel_does_not_hold_the_control_loop() {
     .await
     .expect("the daemon stops although a channel hangs");
     let mut probe = ctx(&tmp, clock);
-    probe.channels = vec![Arc::new(Hanging)];
+    probe.channels = vec![Arc::new(Hanging), Arc::new(LogChannel)];
     let alarms = tradai_handlers::alarms::list(&probe).await.unwrap();
     assert!(
         alarms
@@ -229,5 +235,9 @@ async fn a_hanging_channel_does_not_hold_the_control_loop() {
     assert!(
         queued.iter().any(|q| q.channel == "hanging"),
         "the alert waits in the outbox"
+    );
+    assert!(
+        queued.iter().all(|q| q.channel != "log"),
+        "the other channel got its alerts: {queued:?}"
     );
 }

@@ -146,41 +146,51 @@ pub async fn send(ctx: &Ctx, n: Notification) -> Result<NotifyOutput, HandlerErr
     Ok(out)
 }
 
-/// Retries due outbox entries of every channel; returns how many were delivered.
+/// Retries due outbox entries of every channel; returns how many were delivered. Channels
+/// are pumped side by side: a webhook that hangs holds back its own entries, not Slack's.
 pub async fn pump(ctx: &Ctx) -> Result<usize, HandlerError> {
     let now = ctx.rb.clock.now();
+    let per_channel =
+        futures::future::join_all(ctx.channels.iter().map(|ch| pump_channel(ctx, &**ch, now)))
+            .await;
+    per_channel.into_iter().sum()
+}
+
+async fn pump_channel(
+    ctx: &Ctx,
+    ch: &dyn Channel,
+    now: DateTime<Utc>,
+) -> Result<usize, HandlerError> {
     let mut delivered = 0;
-    for ch in &ctx.channels {
-        let items = ctx
-            .rb
-            .store
-            .query(Table::NOTIFICATION_OUTBOX, ch.name(), Query::default())
-            .await?;
-        for item in items {
-            let entry: OutboxEntry =
-                serde_json::from_value(item.doc.clone()).map_err(|e| StoreError::Corrupt {
-                    table: Table::NOTIFICATION_OUTBOX.to_string(),
-                    key: item.key.to_string(),
-                    message: e.to_string(),
-                })?;
-            if entry.status == "delivered" {
-                // Keep delivered entries for a day (what was sent), then drop them.
-                if entry.delivered_at.is_some_and(|t| now - t > record_ttl()) {
-                    let w = Write {
-                        table: Table::NOTIFICATION_OUTBOX,
-                        key: item.key,
-                        doc: None,
-                        expect: Expect::Rev(item.rev),
-                        at: now,
-                        audit: None,
-                    };
-                    let _ = ctx.rb.store.write(w).await;
-                }
-                continue;
+    let items = ctx
+        .rb
+        .store
+        .query(Table::NOTIFICATION_OUTBOX, ch.name(), Query::default())
+        .await?;
+    for item in items {
+        let entry: OutboxEntry =
+            serde_json::from_value(item.doc.clone()).map_err(|e| StoreError::Corrupt {
+                table: Table::NOTIFICATION_OUTBOX.to_string(),
+                key: item.key.to_string(),
+                message: e.to_string(),
+            })?;
+        if entry.status == "delivered" {
+            // Keep delivered entries for a day (what was sent), then drop them.
+            if entry.delivered_at.is_some_and(|t| now - t > record_ttl()) {
+                let w = Write {
+                    table: Table::NOTIFICATION_OUTBOX,
+                    key: item.key,
+                    doc: None,
+                    expect: Expect::Rev(item.rev),
+                    at: now,
+                    audit: None,
+                };
+                let _ = ctx.rb.store.write(w).await;
             }
-            if entry.next_attempt_at <= now && attempt(ctx, &**ch, entry, &item.key, now).await? {
-                delivered += 1;
-            }
+            continue;
+        }
+        if entry.next_attempt_at <= now && attempt(ctx, ch, entry, &item.key, now).await? {
+            delivered += 1;
         }
     }
     Ok(delivered)
