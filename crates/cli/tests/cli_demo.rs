@@ -111,13 +111,18 @@ fn the_demo_refuses_bad_input_and_foreign_homes() {
         2,
         "--history-days",
     );
-    fails(&fresh, &["demo", "--shift-vol", "0"], 2, "--shift-vol");
-    fails(&fresh, &["demo", "--env", "prod"], 2, "environment dev");
+    fails(&fresh, &["demo", "--shift-vol", "0"], 2, "--shift-vol 0");
+    fails(
+        &fresh,
+        &["demo", "--env", "prod"],
+        2,
+        "--env prod (or TRADAI_ENV) does not apply",
+    );
     fails(
         &fresh,
         &["demo", "--set", "drift.alpha=0.05"],
         2,
-        "--set do not apply",
+        "--set drift.alpha=0.05 does not apply",
     );
     assert!(!fresh.exists(), "refused before anything was written");
 }

@@ -138,17 +138,30 @@ impl DemoOptions {
     }
 
     fn validate(&self) -> Result<(), DemoError> {
-        let bad = |m: &str| Err(DemoError::Usage(m.to_string()));
+        let bad = |m: String| Err(DemoError::Usage(m));
         if self.history_days < 110 {
-            return bad(
-                "--history-days must be at least 110 (90 training + 14 validation days and warm-up)",
-            );
+            return bad(format!(
+                "--history-days {}: must be at least 110 (90 training + 14 validation days and warm-up)",
+                self.history_days
+            ));
         }
         if self.live_days == 0 || self.shift_after_days >= self.live_days {
-            return bad("--shift-after-days must be less than --live-days");
+            return bad(format!(
+                "--shift-after-days {} must be less than --live-days {}",
+                self.shift_after_days, self.live_days
+            ));
         }
-        if !(self.shift_vol.is_finite() && self.shift_vol > 0.0 && self.shift_drift.is_finite()) {
-            return bad("--shift-vol must be a positive number and --shift-drift finite");
+        if !(self.shift_vol.is_finite() && self.shift_vol > 0.0) {
+            return bad(format!(
+                "--shift-vol {}: must be a positive number",
+                self.shift_vol
+            ));
+        }
+        if !self.shift_drift.is_finite() {
+            return bad(format!(
+                "--shift-drift {}: must be finite",
+                self.shift_drift
+            ));
         }
         Ok(())
     }

@@ -309,24 +309,26 @@ async fn feature_drift(
     if profiles.is_empty() {
         return Ok(None);
     }
+    // The profiled quantities that were logged in the window: these are the ones tested.
+    let tested: Vec<(&tradai_drift::FeatureProfile, &Vec<f64>)> = profiles
+        .iter()
+        .flat_map(|p| p.features.iter())
+        .filter_map(|fp| {
+            let values = if fp.name == "prediction" {
+                Some(&log.predictions)
+            } else {
+                log.features.get(&fp.name)
+            };
+            values.map(|v| (fp, v))
+        })
+        .collect();
     let mut cfg = compare_config(ctx);
     // One model, many features, each tested every run: at a per-feature alpha one of them
-    // would cross it by chance all the time. Bonferroni keeps the model's false-alarm rate
-    // per run at `alpha`.
-    let tested = profiles
-        .iter()
-        .map(|p| p.features.len())
-        .sum::<usize>()
-        .max(1);
-    cfg.alpha /= tested as f64;
+    // would cross it by chance all the time. Bonferroni over the features tested keeps the
+    // model's false-alarm rate per run at `alpha`.
+    cfg.alpha /= tested.len().max(1) as f64;
     let mut drifts = Vec::new();
-    for fp in profiles.iter().flat_map(|p| p.features.iter()) {
-        let values = if fp.name == "prediction" {
-            Some(&log.predictions)
-        } else {
-            log.features.get(&fp.name)
-        };
-        let Some(values) = values else { continue };
+    for (fp, values) in tested {
         let cur = current_numeric(fp, values);
         // Logged rows are consecutive candles: discount the sample size for autocorrelation,
         // as persistent as the feature was over the training window (measured there on

@@ -193,8 +193,10 @@ impl Training {
             tags: BTreeMap::from([
                 ("model".into(), model.to_string()),
                 ("source".into(), "train".into()),
-                // Which process trains: a later training closes the run if it is gone.
+                // Which process trains, where: a later training on the same host closes the
+                // run if that process is gone.
                 ("pid".into(), std::process::id().to_string()),
+                ("host".into(), host_name()),
             ]),
         };
         self.tracker.log_run(&run).await?;
@@ -249,7 +251,8 @@ impl Training {
             let Some(pid) = r.tags.get("pid").and_then(|p| p.parse::<i32>().ok()) else {
                 continue;
             };
-            if process_alive(pid) {
+            // A pid means something only on the host (and pid namespace) that recorded it.
+            if r.tags.get("host") != Some(&host_name()) || process_alive(pid) {
                 continue;
             }
             r.status = "killed".into();
@@ -387,6 +390,13 @@ impl Training {
         );
         Ok(version)
     }
+}
+
+/// This machine's name as the kernel reports it (containers get their own), "" if unknown.
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default()
 }
 
 /// Whether process `pid` exists on this machine (signal 0: no signal sent). A process we may not

@@ -114,7 +114,13 @@ pub(crate) async fn save(
 
 /// Whether a process with this pid exists.
 pub fn alive(pid: u32) -> bool {
-    i32::try_from(pid).is_ok_and(|p| kill(Pid::from_raw(p), None).is_ok())
+    // Signal 0 sends nothing; EPERM means the process exists but is not ours to signal.
+    i32::try_from(pid).is_ok_and(|p| {
+        !matches!(
+            kill(Pid::from_raw(p), None),
+            Err(nix::errno::Errno::ESRCH) | Err(nix::errno::Errno::EINVAL)
+        )
+    })
 }
 
 impl LocalExecutor {

@@ -39,11 +39,22 @@ pub struct DemoArgs {
 pub async fn run(a: DemoArgs, g: &Global) -> anyhow::Result<u8> {
     // The demo brings its own configuration (written to its home) and environment, so that the
     // inspection commands it prints read the same; say so rather than ignore the flags.
-    if g.env != "dev" || g.config.is_some() || !g.set.is_empty() {
-        return Err(usage(
-            "tradai demo runs in environment dev on its own configuration (HOME/tradai.toml); \
-             --env, --config and --set do not apply to it (use --home to choose where it runs)",
-        ));
+    let mut foreign = Vec::new();
+    if g.env != "dev" {
+        foreign.push(format!("--env {} (or TRADAI_ENV)", g.env));
+    }
+    if let Some(c) = &g.config {
+        foreign.push(format!("--config {} (or TRADAI_CONFIG)", c.display()));
+    }
+    for s in &g.set {
+        foreign.push(format!("--set {s}"));
+    }
+    if !foreign.is_empty() {
+        return Err(usage(format!(
+            "tradai demo runs in environment dev on its own configuration (HOME/tradai.toml), so \
+             {} does not apply to it; unset it (use --home to choose where the demo runs)",
+            foreign.join(", ")
+        )));
     }
     // Only an explicit --home: $TRADAI_HOME is the operator's real state, never the demo's.
     let home = g
