@@ -36,6 +36,9 @@ const QUIET: &[&str] = &[
 pub(crate) struct Tracker {
     pub notifications: Arc<Mutex<Vec<Notification>>>,
     last_audit: Option<String>,
+    /// Time of the last told audit entry: the next read starts there (inclusive), not at the
+    /// beginning of the log.
+    last_audit_at: Option<DateTime<Utc>>,
     last_severity: Severity,
     pub max_severity: Severity,
     pub outcome: Option<String>,
@@ -53,6 +56,7 @@ impl Default for Tracker {
         Tracker {
             notifications: Arc::new(Mutex::new(Vec::new())),
             last_audit: None,
+            last_audit_at: None,
             last_severity: Severity::None,
             max_severity: Severity::None,
             outcome: None,
@@ -77,12 +81,13 @@ impl Tracker {
         &mut self,
         rb: &tradai_runbook::Runbook,
     ) -> Result<(), DemoError> {
-        self.last_audit = rb
+        let last = rb
             .audit(None, None, None)
             .await?
             .into_iter()
-            .map(|e| e.id)
-            .max();
+            .max_by(|a, b| a.id.cmp(&b.id));
+        self.last_audit_at = last.as_ref().map(|e| e.at);
+        self.last_audit = last.map(|e| e.id);
         Ok(())
     }
 
@@ -92,11 +97,12 @@ impl Tracker {
         ctx: &Ctx,
         out: &mut dyn FnMut(&TimelineEntry),
     ) -> Result<(), DemoError> {
-        let mut entries = ctx.rb.audit(None, None, None).await?;
+        let mut entries = ctx.rb.audit(self.last_audit_at, None, None).await?;
         entries.retain(|e| self.last_audit.as_ref().is_none_or(|l| e.id > *l));
         entries.sort_by(|a, b| a.id.cmp(&b.id));
         for e in entries {
             self.last_audit = Some(e.id.clone());
+            self.last_audit_at = Some(e.at);
             if QUIET.iter().any(|q| e.action.starts_with(q)) || e.action.is_empty() {
                 continue;
             }

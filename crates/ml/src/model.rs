@@ -247,15 +247,20 @@ impl Model {
                 manifest.format_version
             )));
         }
-        if manifest.weights_file.contains(['/', '\\']) || manifest.weights_file.starts_with('.') {
-            return Err(MlError::Artifact(format!(
-                "weights_file {:?} must be a plain file name",
-                manifest.weights_file
-            )));
-        }
+        plain_file_name("weights_file", &manifest.weights_file)?;
         let weights: LinearWeights = read_json(&dir.join(&manifest.weights_file))?;
         Self::new(manifest, weights)
     }
+}
+
+/// A file an artifact's manifest names must stay inside the artifact directory.
+pub(crate) fn plain_file_name(field: &str, name: &str) -> Result<(), MlError> {
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(MlError::Artifact(format!(
+            "{field} {name:?} must be a plain file name inside the artifact directory"
+        )));
+    }
+    Ok(())
 }
 
 fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<(), MlError> {

@@ -25,7 +25,7 @@ use tradai_market::{Candle, Timeframe};
 use crate::backtest::Signal;
 use crate::error::MlError;
 use crate::features::{FeatureEngine, FeatureSet, compute_features};
-use crate::model::{FORMAT_VERSION, MANIFEST_FILE, Model, SignalRule, Target};
+use crate::model::{FORMAT_VERSION, MANIFEST_FILE, Model, SignalRule, Target, plain_file_name};
 
 /// `manifest.json` of an ONNX model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,15 +78,6 @@ pub enum ServedModel {
 #[derive(Deserialize)]
 struct KindOnly {
     kind: Option<String>,
-}
-
-fn plain_file_name(field: &str, name: &str) -> Result<(), MlError> {
-    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-        return Err(MlError::Artifact(format!(
-            "{field} {name:?} must be a plain file name inside the artifact directory"
-        )));
-    }
-    Ok(())
 }
 
 impl ServedModel {
