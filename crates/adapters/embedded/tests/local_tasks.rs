@@ -26,6 +26,40 @@ async fn pending(
     timeout_secs: u64,
     pid: Option<u32>,
 ) {
+    record(store, id, command, timeout_secs, pid, "/dev/null").await;
+}
+
+/// A sleeping process leading its own process group, as a task's supervisor does.
+fn group_leader() -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    std::process::Command::new("sleep")
+        .arg("600")
+        .process_group(0)
+        .spawn()
+        .unwrap()
+}
+
+fn executor(
+    tmp: &tempfile::TempDir,
+    store: &Arc<dyn StateStore>,
+    clock: Arc<dyn Clock>,
+) -> LocalExecutor {
+    LocalExecutor::new(
+        store.clone(),
+        clock,
+        vec!["tradai".into()],
+        tmp.path().join("logs"),
+    )
+}
+
+async fn record(
+    store: &dyn StateStore,
+    id: &str,
+    command: &[&str],
+    timeout_secs: u64,
+    pid: Option<u32>,
+    log: &str,
+) {
     let t = TaskInfo {
         task_id: id.into(),
         spec: TaskSpec {
@@ -45,7 +79,7 @@ async fn pending(
         finished_at: None,
         pid,
         exit_code: None,
-        log: "/dev/null".into(),
+        log: log.into(),
         error: None,
     };
     let w = Write {
@@ -144,22 +178,11 @@ async fn launching_with_a_missing_supervisor_fails_cleanly() {
 
 #[tokio::test]
 async fn stop_cancels_the_record_and_signals_the_tasks_process_group() {
-    use std::os::unix::process::CommandExt;
     use std::os::unix::process::ExitStatusExt;
     let (tmp, store, clock) = setup();
-    // A task's supervisor leads its own process group; a long sleep stands in for it here.
-    let mut child = std::process::Command::new("sleep")
-        .arg("600")
-        .process_group(0)
-        .spawn()
-        .unwrap();
+    let mut child = group_leader();
     pending(&*store, "long", &["sleep", "600"], 3600, Some(child.id())).await;
-    let exec = LocalExecutor::new(
-        store.clone(),
-        clock,
-        vec!["tradai".into()],
-        tmp.path().join("logs"),
-    );
+    let exec = executor(&tmp, &store, clock);
     assert_eq!(
         exec.describe("long").await.unwrap().status,
         TaskStatus::Running
@@ -184,51 +207,23 @@ async fn stop_cancels_the_record_and_signals_the_tasks_process_group() {
 
 #[tokio::test]
 async fn stopping_an_in_process_task_from_another_executor_signals_nobody() {
-    use std::os::unix::process::CommandExt;
     let (tmp, store, clock) = setup();
     // The record an in-process executor writes: the pid of the process that runs it (here a
     // sleeping group leader, so a wrong signal would be seen).
-    let mut child = std::process::Command::new("sleep")
-        .arg("600")
-        .process_group(0)
-        .spawn()
-        .unwrap();
-    let t = TaskInfo {
-        task_id: "inproc".into(),
-        spec: TaskSpec {
-            model: "M".into(),
-            started_by: "tradai-retraining".into(),
-            command: vec!["train".into(), "M".into()],
-            timeout_secs: 60,
-            note: String::new(),
-        },
-        status: TaskStatus::Running,
-        created_at: Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap(),
-        started_at: None,
-        finished_at: None,
-        pid: Some(child.id()),
-        exit_code: None,
-        log: tradai_embedded::inprocess::IN_PROCESS_LOG.into(),
-        error: None,
-    };
-    store
-        .write(Write {
-            table: Table::TASKS,
-            key: Key::pk("inproc"),
-            doc: Some(serde_json::to_value(&t).unwrap()),
-            expect: Expect::Absent,
-            at: t.created_at,
-            audit: None,
-        })
+    let mut child = group_leader();
+    record(
+        &*store,
+        "inproc",
+        &["train", "M"],
+        60,
+        Some(child.id()),
+        tradai_embedded::inprocess::IN_PROCESS_LOG,
+    )
+    .await;
+    let stopped = executor(&tmp, &store, clock)
+        .stop("inproc", "operator")
         .await
         .unwrap();
-    let exec = LocalExecutor::new(
-        store.clone(),
-        clock,
-        vec!["tradai".into()],
-        tmp.path().join("logs"),
-    );
-    let stopped = exec.stop("inproc", "operator").await.unwrap();
     assert_eq!(stopped.status, TaskStatus::Cancelled);
     // A signal would end the sleep within milliseconds; give it a bounded moment to show.
     for _ in 0..20 {
