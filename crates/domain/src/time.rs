@@ -32,10 +32,17 @@ pub fn parse_duration(field: &'static str, s: &str) -> Result<Duration, DomainEr
         DomainError::invalid(
             field,
             s,
-            "expected a number and a unit s, m, h, d or w (e.g. 24h)",
+            "expected a number and a unit ms, s, m, h, d or w (e.g. 24h, 500ms)",
         )
     };
     let s = s.trim();
+    if let Some(ms) = s.strip_suffix("ms") {
+        let n: i64 = ms.parse().map_err(|_| bad())?;
+        if n < 0 {
+            return Err(bad());
+        }
+        return Duration::try_milliseconds(n).ok_or_else(bad);
+    }
     let (num, unit) = s.split_at(s.len().saturating_sub(1));
     let n: i64 = num.parse().map_err(|_| bad())?;
     if n < 0 {
@@ -99,6 +106,13 @@ mod tests {
         assert_eq!(parse_duration("d", "7d").unwrap(), Duration::days(7));
         assert!(parse_duration("d", "7x").is_err());
         assert!(parse_duration("d", "-1h").is_err());
+        assert_eq!(
+            parse_duration("d", "250ms").unwrap(),
+            Duration::milliseconds(250)
+        );
+        assert_eq!(parse_duration("d", "5m").unwrap(), Duration::minutes(5));
+        assert!(parse_duration("d", "-5ms").is_err());
+        assert!(parse_duration("d", "ms").is_err());
         let now = Utc.with_ymd_and_hms(2024, 2, 7, 12, 0, 0).unwrap();
         assert_eq!(
             parse_since("since", "2h", now).unwrap(),
