@@ -6,7 +6,7 @@
 //! `tradai tasks list` and the orphan scanner see these tasks like any other; a task whose
 //! process ended before it did is reported `lost` by whoever looks next.
 
-use crate::tasks::{load, record_cancelled, save, scan};
+use crate::tasks::{Refresh, describe_with, list_with, load, record_cancelled, save};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::future::Future;
@@ -54,21 +54,6 @@ impl InProcessExecutor {
             .map(|m| m.contains_key(id))
             .unwrap_or(false)
     }
-
-    /// A task that is not final but not running in this process ended with its process.
-    async fn refresh(&self, mut t: TaskInfo, rev: u64) -> Result<TaskInfo, TaskError> {
-        let ours = t.pid == Some(std::process::id());
-        if !t.status.is_final() && ours && !self.is_running_here(&t.task_id) {
-            let now = self.clock.now();
-            t.status = TaskStatus::Lost;
-            t.finished_at = Some(now);
-            t.error = Some("the in-process task ended without recording an end".into());
-            if !save(&*self.store, &t, Expect::Rev(rev), now).await? {
-                return Ok(load(&*self.store, &t.task_id).await?.0);
-            }
-        }
-        Ok(t)
-    }
 }
 
 /// Records how a task ended unless someone (a stop) recorded it first.
@@ -97,6 +82,24 @@ async fn finish(
             tracing::info!(task = %id, status = ?status, "in-process task ended");
             return Ok(());
         }
+    }
+}
+
+#[async_trait]
+impl Refresh for InProcessExecutor {
+    /// A task that is not final but not running in this process ended with its process.
+    async fn refresh(&self, mut t: TaskInfo, rev: u64) -> Result<TaskInfo, TaskError> {
+        let ours = t.pid == Some(std::process::id());
+        if !t.status.is_final() && ours && !self.is_running_here(&t.task_id) {
+            let now = self.clock.now();
+            t.status = TaskStatus::Lost;
+            t.finished_at = Some(now);
+            t.error = Some("the in-process task ended without recording an end".into());
+            if !save(&*self.store, &t, Expect::Rev(rev), now).await? {
+                return Ok(load(&*self.store, &t.task_id).await?.0);
+            }
+        }
+        Ok(t)
     }
 }
 
@@ -157,17 +160,11 @@ impl TaskExecutor for InProcessExecutor {
     }
 
     async fn describe(&self, task_id: &str) -> Result<TaskInfo, TaskError> {
-        let (t, rev) = load(&*self.store, task_id).await?;
-        self.refresh(t, rev).await
+        describe_with(&*self.store, self, task_id).await
     }
 
     async fn list(&self, started_by: Option<&str>) -> Result<Vec<TaskInfo>, TaskError> {
-        let mut out = Vec::new();
-        for (t, rev) in scan(&*self.store, started_by).await? {
-            out.push(self.refresh(t, rev).await?);
-        }
-        out.sort_by_key(|t| std::cmp::Reverse(t.created_at));
-        Ok(out)
+        list_with(&*self.store, self, started_by).await
     }
 
     async fn stop(&self, task_id: &str, reason: &str) -> Result<TaskInfo, TaskError> {

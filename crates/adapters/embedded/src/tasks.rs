@@ -48,6 +48,36 @@ pub(crate) async fn load(store: &dyn StateStore, id: &str) -> Result<(TaskInfo, 
     Ok((decode(item)?, rev))
 }
 
+/// How an executor brings a stored task record up to date (is its process still there?).
+#[async_trait]
+pub(crate) trait Refresh: Sync {
+    async fn refresh(&self, t: TaskInfo, rev: u64) -> Result<TaskInfo, TaskError>;
+}
+
+/// `describe` of an executor: the record, refreshed.
+pub(crate) async fn describe_with(
+    store: &dyn StateStore,
+    r: &dyn Refresh,
+    id: &str,
+) -> Result<TaskInfo, TaskError> {
+    let (t, rev) = load(store, id).await?;
+    r.refresh(t, rev).await
+}
+
+/// `list` of an executor: the records (optionally of one `started_by`), refreshed, newest first.
+pub(crate) async fn list_with(
+    store: &dyn StateStore,
+    r: &dyn Refresh,
+    started_by: Option<&str>,
+) -> Result<Vec<TaskInfo>, TaskError> {
+    let mut out = Vec::new();
+    for (t, rev) in scan(store, started_by).await? {
+        out.push(r.refresh(t, rev).await?);
+    }
+    out.sort_by_key(|t| std::cmp::Reverse(t.created_at));
+    Ok(out)
+}
+
 /// Task records (with their revisions), optionally only those started by `started_by`.
 pub(crate) async fn scan(
     store: &dyn StateStore,
@@ -138,7 +168,10 @@ impl LocalExecutor {
             log_dir,
         }
     }
+}
 
+#[async_trait]
+impl Refresh for LocalExecutor {
     /// Marks a task whose supervisor died as `lost`.
     async fn refresh(&self, mut t: TaskInfo, rev: u64) -> Result<TaskInfo, TaskError> {
         if !t.status.is_final()
@@ -218,17 +251,11 @@ impl TaskExecutor for LocalExecutor {
     }
 
     async fn describe(&self, task_id: &str) -> Result<TaskInfo, TaskError> {
-        let (t, rev) = load(&*self.store, task_id).await?;
-        self.refresh(t, rev).await
+        describe_with(&*self.store, self, task_id).await
     }
 
     async fn list(&self, started_by: Option<&str>) -> Result<Vec<TaskInfo>, TaskError> {
-        let mut out = Vec::new();
-        for (t, rev) in scan(&*self.store, started_by).await? {
-            out.push(self.refresh(t, rev).await?);
-        }
-        out.sort_by_key(|t| std::cmp::Reverse(t.created_at));
-        Ok(out)
+        list_with(&*self.store, self, started_by).await
     }
 
     async fn stop(&self, task_id: &str, reason: &str) -> Result<TaskInfo, TaskError> {
