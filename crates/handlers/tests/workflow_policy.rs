@@ -87,6 +87,18 @@ async fn crash_at(e: &TestEnv, x: &workflow::Execution, rev: u64) {
         .unwrap();
 }
 
+/// The runbook's forced retraining of PascalStrategy, through the scheduler: a training task
+/// is launched (on the fake executor) and the workflow waits in RunRetraining.
+async fn force_retraining(e: &TestEnv) {
+    invoke(
+        &e.ctx,
+        "retraining-scheduler",
+        json!({"models": ["PascalStrategy"], "force": true}),
+    )
+    .await
+    .unwrap();
+}
+
 fn states(x: &workflow::Execution) -> Vec<State> {
     let mut s: Vec<State> = x.history.iter().map(|h| h.state).collect();
     s.dedup();
@@ -375,13 +387,7 @@ async fn the_scheduler_never_launches_two_trainings_of_one_model() {
 async fn a_restarted_daemon_resumes_every_state() {
     let e = env();
     live(&e).await;
-    invoke(
-        &e.ctx,
-        "retraining-scheduler",
-        json!({"models": ["PascalStrategy"], "force": true}),
-    )
-    .await
-    .unwrap();
+    force_retraining(&e).await;
     // "Crash": the process is gone while the task runs. A new context on the same store resumes.
     let x = workflow::list(&e.ctx).await.unwrap().remove(0);
     assert_eq!((x.state, x.status), (State::RunRetraining, Status::Running));
@@ -422,13 +428,7 @@ async fn an_execution_left_running_in_any_state_is_resumed_to_an_end() {
     for state in State::ALL {
         let e = env();
         live(&e).await;
-        invoke(
-            &e.ctx,
-            "retraining-scheduler",
-            json!({"models": ["PascalStrategy"], "force": true}),
-        )
-        .await
-        .unwrap();
+        force_retraining(&e).await;
         training_succeeds(&e).await;
         e.evaluator.set(2, 120.0, 1.3, 0.15, 0.55);
         let done = workflow::resume_all(&e.ctx).await.unwrap().remove(0);
@@ -633,13 +633,7 @@ async fn approvals_wait_for_a_person() {
 async fn orphan_scanner_reports_then_stops() {
     let e = env();
     live(&e).await;
-    invoke(
-        &e.ctx,
-        "retraining-scheduler",
-        json!({"models": ["PascalStrategy"], "force": true}),
-    )
-    .await
-    .unwrap();
+    force_retraining(&e).await;
     let out = invoke(&e.ctx, "orphan-scanner", json!({})).await.unwrap();
     assert_eq!(out["orphans"], json!([]));
     e.clock.advance(Duration::hours(7));
