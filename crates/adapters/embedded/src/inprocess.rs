@@ -6,7 +6,7 @@
 //! `tradai tasks list` and the orphan scanner see these tasks like any other; a task whose
 //! process ended before it did is reported `lost` by whoever looks next.
 
-use crate::tasks::{Refresh, describe_with, list_with, load, record_cancelled, save};
+use crate::tasks::{Refresh, describe_with, list_with, load, record_cancelled, record_lost, save};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::future::Future;
@@ -88,16 +88,11 @@ async fn finish(
 #[async_trait]
 impl Refresh for InProcessExecutor {
     /// A task that is not final but not running in this process ended with its process.
-    async fn refresh(&self, mut t: TaskInfo, rev: u64) -> Result<TaskInfo, TaskError> {
+    async fn refresh(&self, t: TaskInfo, rev: u64) -> Result<TaskInfo, TaskError> {
         let ours = t.pid == Some(std::process::id());
         if !t.status.is_final() && ours && !self.is_running_here(&t.task_id) {
-            let now = self.clock.now();
-            t.status = TaskStatus::Lost;
-            t.finished_at = Some(now);
-            t.error = Some("the in-process task ended without recording an end".into());
-            if !save(&*self.store, &t, Expect::Rev(rev), now).await? {
-                return Ok(load(&*self.store, &t.task_id).await?.0);
-            }
+            let why = "the in-process task ended without recording an end".to_string();
+            return record_lost(&*self.store, &*self.clock, t, rev, why).await;
         }
         Ok(t)
     }

@@ -78,6 +78,25 @@ pub(crate) async fn list_with(
     Ok(out)
 }
 
+/// Records that a task's process ended without recording how: `lost`, with the reason. If
+/// someone changed the record meanwhile, theirs is returned.
+pub(crate) async fn record_lost(
+    store: &dyn StateStore,
+    clock: &dyn Clock,
+    mut t: TaskInfo,
+    rev: u64,
+    why: String,
+) -> Result<TaskInfo, TaskError> {
+    let now = clock.now();
+    t.status = TaskStatus::Lost;
+    t.finished_at = Some(now);
+    t.error = Some(why);
+    if !save(store, &t, Expect::Rev(rev), now).await? {
+        return Ok(load(store, &t.task_id).await?.0);
+    }
+    Ok(t)
+}
+
 /// Task records (with their revisions), optionally only those started by `started_by`.
 pub(crate) async fn scan(
     store: &dyn StateStore,
@@ -173,20 +192,13 @@ impl LocalExecutor {
 #[async_trait]
 impl Refresh for LocalExecutor {
     /// Marks a task whose supervisor died as `lost`.
-    async fn refresh(&self, mut t: TaskInfo, rev: u64) -> Result<TaskInfo, TaskError> {
+    async fn refresh(&self, t: TaskInfo, rev: u64) -> Result<TaskInfo, TaskError> {
         if !t.status.is_final()
             && let Some(pid) = t.pid
             && !alive(pid)
         {
-            let now = self.clock.now();
-            t.status = TaskStatus::Lost;
-            t.finished_at = Some(now);
-            t.error = Some(format!(
-                "supervisor process {pid} is gone without recording an end"
-            ));
-            if !save(&*self.store, &t, Expect::Rev(rev), now).await? {
-                return Ok(load(&*self.store, &t.task_id).await?.0);
-            }
+            let why = format!("supervisor process {pid} is gone without recording an end");
+            return record_lost(&*self.store, &*self.clock, t, rev, why).await;
         }
         Ok(t)
     }
